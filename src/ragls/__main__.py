@@ -1,0 +1,5 @@
+import sys
+
+from ragls.cli.main import main
+
+sys.exit(main())

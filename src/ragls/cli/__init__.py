@@ -1,0 +1,1 @@
+"""Command line: ragls index|deps|symbols|context|complete|models|serve|demo."""

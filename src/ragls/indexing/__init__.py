@@ -1,0 +1,1 @@
+"""Workspace index: discovery, tree-sitter parsing, import graph, chunks, SQLite store, watcher."""

@@ -1,0 +1,1 @@
+"""Repository-level retrieval: candidate sources, fusion and packing into a token budget."""

@@ -1,0 +1,1 @@
+"""LSP server: handlers, settings, scheduling. The only package that knows LSP."""

@@ -1,0 +1,36 @@
+"""Shared fixtures: workspaces written into temporary folders, an isolated index cache."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own index cache root, so nothing leaks between tests or into ~/.cache."""
+    cache = tmp_path_factory.mktemp("ragls-cache")
+    monkeypatch.setenv("RAGLS_CACHE_DIR", str(cache))
+    return cache
+
+
+WriteFiles = Callable[[dict[str, str]], Path]
+
+
+@pytest.fixture
+def write_workspace(tmp_path: Path) -> WriteFiles:
+    """Write {relative path: source} (dedented) under a fresh workspace folder and return it."""
+    root = tmp_path / "ws"
+    root.mkdir()
+
+    def write(files: dict[str, str]) -> Path:
+        for rel, text in files.items():
+            target = root / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+        return root
+
+    return write

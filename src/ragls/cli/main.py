@@ -18,7 +18,8 @@ from ragls.errors import RaglsError
 COMMAND_MODULES = (
     "ragls.cli.index_cmds",  # index, deps, symbols
     "ragls.cli.context_cmd",  # context
-    "ragls.cli.complete_cmd",  # complete, models
+    "ragls.cli.complete_cmd",  # complete
+    "ragls.cli.models_cmd",  # models
     "ragls.cli.serve_cmd",  # serve
     "ragls.cli.demo_cmd",  # demo
 )

@@ -1,0 +1,103 @@
+"""`ragls complete`: a completion at a cursor, with the cross-file context it used."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("complete", help="complete code at a cursor with repository context")
+    p.add_argument("--workspace", default=".", help="workspace root (default: current directory)")
+    p.add_argument("--file", help="file to complete in, relative to the workspace or absolute")
+    p.add_argument("--line", type=int, help="1-based line of the cursor")
+    p.add_argument("--col", type=int, help="1-based column of the cursor")
+    p.add_argument("--stdin", action="store_true", help="read the buffer text from standard input")
+    p.add_argument("--model", help="GGUF path or name of a discovered model (default: bundled SmolLM2)")
+    p.add_argument("--endpoint", help="OpenAI-compatible server URL (remote model instead of local)")
+    p.add_argument("--remote-model", help="model name to ask the endpoint for")
+    p.add_argument("--api-key-env", help="environment variable holding the endpoint's API key")
+    p.add_argument("--no-context", action="store_true", help="skip retrieval (for A/B measurements)")
+    p.add_argument("--max-tokens", type=int, default=64)
+    p.add_argument("--budget", type=int, default=1024, help="context budget in model tokens")
+    p.add_argument("--batch", help="JSONL file of {file, line, col, text?}; one JSON result per line")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=run)
+
+
+def model_config_from_args(args: argparse.Namespace):  # -> ModelConfig
+    from ragls.models.backend import ModelConfig
+
+    if args.endpoint:
+        return ModelConfig(
+            source="remote",
+            model=None,
+            endpoint=args.endpoint,
+            remote_model=args.remote_model,
+            api_key_env=args.api_key_env,
+            max_tokens=args.max_tokens,
+        )
+    return ModelConfig(source="local", model=args.model, max_tokens=args.max_tokens)
+
+
+def workspace_path(root: Path, file: str) -> str:
+    """FILE (relative to the workspace, or absolute) as a workspace-relative POSIX path."""
+    from ragls.errors import WorkspaceError
+
+    p = Path(file)
+    full = (p if p.is_absolute() else root / p).resolve()
+    try:
+        return full.relative_to(root).as_posix()
+    except ValueError:
+        raise WorkspaceError(f"{file} is outside the workspace {root}") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from ragls.engine.session import open_session
+    from ragls.errors import ConfigError, RaglsError, WorkspaceError
+    from ragls.retrieval.types import CursorQuery, RetrievalConfig
+
+    root = Path(args.workspace).resolve()
+    if not root.is_dir():
+        raise WorkspaceError(f"no such workspace: {args.workspace}")
+    if not args.batch and (args.file is None or args.line is None or args.col is None):
+        raise ConfigError("complete needs --file, --line and --col (or --batch)")
+    session = open_session(
+        root, model_config=model_config_from_args(args), retrieval_config=RetrievalConfig(budget_tokens=args.budget)
+    )
+    try:
+        if session.index.is_empty():
+            session.index.update()
+        session.enable_dense()
+        engine = session.completion_engine()
+
+        def one(file: str, line: int, col: int, text: str | None) -> dict[str, Any]:
+            rel = workspace_path(root, file)
+            return engine.complete(CursorQuery(rel, line, col, text), no_context=args.no_context).to_json()
+
+        if args.batch:
+            with open(args.batch, encoding="utf-8") as fh:
+                for raw in fh:
+                    if not raw.strip():
+                        continue
+                    try:
+                        q = json.loads(raw)
+                        out = one(q["file"], int(q["line"]), int(q["col"]), q.get("text"))
+                    except (RaglsError, KeyError, ValueError, TypeError) as exc:
+                        out = {"error": f"{type(exc).__name__}: {exc}"}
+                    print(json.dumps(out), flush=True)
+            return 0
+        text = sys.stdin.read() if args.stdin else None
+        result = one(args.file, args.line, args.col, text)
+        if args.json:
+            print(json.dumps(result))
+        else:
+            print(result["completion"])
+            if result["ungrounded"]:
+                print(f"# ungrounded: {', '.join(result['ungrounded'])}", file=sys.stderr)
+        return 0
+    finally:
+        session.close()

@@ -1,0 +1,145 @@
+"""`ragls demo`: the main job on the bundled defaults, non-interactively.
+
+Indexes a workspace (this repository by default), shows the graph, then a
+completion with the cross-file context it used, a verified fix and generated
+tests, all with the bundled local model. Nothing on disk is changed: the fix
+and the tests work on an unsaved buffer, as the editor would send it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+from pathlib import Path
+
+import ragls
+
+DEMO_BUG = ("def line_count(text: str) -> int:", 'return text.count("\\n") + (0 if text.endswith("\\n") or not text else 1)')
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="index a workspace and show completion, fix and test generation")
+    p.add_argument("--workspace", help="workspace to use (default: this repository)")
+    p.add_argument("--model", help="GGUF path or name (default: bundled SmolLM2-135M)")
+    p.add_argument("--max-tokens", type=int, default=48)
+    p.set_defaults(func=run)
+
+
+def default_workspace() -> Path:
+    """This repository when running from a checkout, else the current directory."""
+    here = Path(ragls.__file__).resolve()
+    for parent in here.parents:
+        if (parent / "pyproject.toml").is_file() and (parent / "src" / "ragls").is_dir():
+            return parent
+    return Path.cwd()
+
+
+def _say(title: str) -> None:
+    print(f"\n== {title} " + "=" * max(0, 70 - len(title)), flush=True)
+
+
+def pick_completion_spot(index) -> tuple[str, int, int] | None:  # noqa: ANN001
+    """A line in a Python file that calls something imported from another workspace file."""
+    for path in sorted(index.files()):
+        if not path.endswith(".py") or "/tests/" in f"/{path}":
+            continue
+        imported: set[str] = set()
+        for imp in index.imports_of(path):
+            if imp.targets:
+                imported.update(n for n in imp.names if n != "*")
+        if not imported:
+            continue
+        text = index.read_text(path) or ""
+        lines = text.split("\n")
+        for i, line in enumerate(lines[20:], start=21):
+            stripped = line.strip()
+            m = re.match(r"(?:\w+\s*=\s*)?(\w+)\(", stripped)
+            if m and m.group(1) in imported and not stripped.startswith(("def ", "class ", "#")):
+                return path, i, len(line) - len(line.lstrip()) + 1
+    return None
+
+
+def run(args: argparse.Namespace) -> int:
+    from ragls.engine.session import open_session
+    from ragls.models.backend import ModelConfig
+    from ragls.retrieval.types import CursorQuery
+
+    root = Path(args.workspace).resolve() if args.workspace else default_workspace()
+    _say(f"ragls {ragls.__version__} demo on {root}")
+    session = open_session(root, model_config=ModelConfig(model=args.model, max_tokens=args.max_tokens))
+    try:
+        index = session.index
+        _say("1. Index (tree-sitter graph, SQLite; warm runs re-parse only changed files)")
+        t = time.perf_counter()
+        stats = index.update()
+        print(
+            f"files {stats.files}  symbols {stats.symbols}  edges {stats.edges}  chunks {stats.chunks}  "
+            f"skipped {stats.skipped}  re-parsed {stats.reindexed}  in {time.perf_counter() - t:.2f}s"
+        )
+        print(f"index stored in {index.index_dir}")
+
+        spot = pick_completion_spot(index)
+        if spot is None:
+            print("no cross-file call site found in this workspace; nothing more to show")
+            return 0
+        path, line, col = spot
+        _say(f"2. Dependency graph around {path}")
+        for imp in index.imports_of(path)[:8]:
+            target = ", ".join(imp.targets) if imp.targets else "(external)"
+            print(f"  imports {imp.module:<32} -> {target}")
+        for importer in index.importers_of(path)[:5]:
+            print(f"  imported by {importer}")
+
+        _say(f"3. Inline completion at {path}:{line}:{col}")
+        text = index.read_text(path) or ""
+        lines = text.split("\n")
+        print("  cursor line: " + lines[line - 1].strip())
+        buffer = "\n".join(lines[: line - 1] + [lines[line - 1][: col - 1]])  # the editor buffer up to the cursor
+        print(f"  loading model {args.model or 'SmolLM2-135M-Instruct (bundled)'} ...", flush=True)
+        result = session.completion_engine().complete(CursorQuery(path, line, col, buffer))
+        print("  context used (why each snippet was chosen):")
+        for s in result.context:
+            print(f"    {s.path}:{s.start_line}-{s.end_line}  score {s.score:.3f}  via {', '.join(s.sources)}")
+        print("  completion:")
+        for out_line in (result.completion or "(empty)").split("\n"):
+            print("    | " + out_line)
+        timing = "  ".join(f"{k} {v:.0f}" for k, v in result.timings.items())
+        print(f"  {timing}  (model {result.model})")
+        if result.ungrounded:
+            print(f"  ungrounded names (exist nowhere in the workspace): {', '.join(result.ungrounded)}")
+
+        _say("4. Fix with ragls (a bug injected into an unsaved buffer; disk untouched)")
+        fix_path = "src/ragls/engine/buffer.py"
+        original = index.read_text(fix_path)
+        if original and DEMO_BUG[1] in original:
+            broken = original.replace(DEMO_BUG[1], DEMO_BUG[1].replace('count("\\n")', 'count("\\n"'))
+            bug_line = broken.split("\n").index(next(x for x in broken.split("\n") if 'count("\\n"' in x)) + 1
+            proposal = session.fix_engine().propose(fix_path, broken, bug_line, bug_line, "SyntaxError: '(' was never closed")
+            if proposal is None or not proposal.verified:
+                print(f"  no verified fix offered: {proposal.reason if proposal else 'no proposal'}")
+            else:
+                print(f"  {proposal.title}: {proposal.reason}")
+                for e in proposal.edits:
+                    print(f"    lines {e.start_line}-{e.end_line} ->")
+                    for new in e.new_text.rstrip("\n").split("\n"):
+                        print("      + " + new)
+            target_buffer = original
+        else:
+            print("  (demo fix needs this repository as the workspace; skipped)")
+            target_buffer = None
+
+        _say("5. Generate unit tests (shown, not written)")
+        if target_buffer:
+            def_line = next(i for i, x in enumerate(target_buffer.split("\n"), 1) if x.startswith("def split_at_cursor"))
+            test = session.test_generator().generate(fix_path, target_buffer, def_line)
+            origin = "model" if test.from_model else "skeleton (the model's output did not parse)"
+            print(f"  {test.framework} tests for {test.symbol} -> {test.path} ({'append' if test.append else 'new file'}; {origin})")
+            for out_line in test.content.strip("\n").split("\n")[:30]:
+                print("    | " + out_line)
+        print("\nDone. Start the server with: .venv/bin/ragls serve  (see README for editor set-up)")
+        return 0
+    finally:
+        session.close()
+        sys.stdout.flush()

@@ -1,0 +1,178 @@
+"""Bug-fix proposals: the model rewrites a region with retrieved context; ragls checks the patch.
+
+A proposal is offered only when the patched buffer still parses with no new
+syntax error (tree-sitter) and actually changes something. Edits are minimal:
+only the changed lines, as 1-based inclusive line ranges to replace.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ragls.cancel import NEVER, CancelToken
+from ragls.engine.buffer import extract_code
+from ragls.indexing.parser import parse_source
+from ragls.retrieval.types import CursorQuery, Snippet
+
+if TYPE_CHECKING:
+    from ragls.indexing.workspace import WorkspaceIndex
+    from ragls.models.backend import CompletionBackend
+    from ragls.retrieval.retriever import Retriever
+
+log = logging.getLogger(__name__)
+
+MAX_REGION_LINES = 60
+CONTEXT_MARGIN = 3
+
+
+@dataclass
+class LineEdit:
+    """Replace lines start_line..end_line (1-based, inclusive) with new_text.
+
+    end_line == start_line - 1 is a pure insertion before start_line; new_text
+    ends with a newline unless it is empty (a deletion).
+    """
+
+    start_line: int
+    end_line: int
+    new_text: str
+
+
+@dataclass
+class FixProposal:
+    path: str
+    title: str
+    edits: list[LineEdit]
+    new_text: str
+    verified: bool
+    reason: str
+    context: list[Snippet] = field(default_factory=list)
+
+
+def fix_region(buffer: str, path: str, start_line: int, end_line: int) -> tuple[int, int]:
+    """The region a fix may rewrite: the innermost definition around the range, or a margin."""
+    lines = buffer.split("\n")
+    start_line = max(1, min(start_line, len(lines)))
+    end_line = max(start_line, min(end_line, len(lines)))
+    try:
+        parsed = parse_source(path, buffer.encode("utf-8", "surrogatepass"))
+    except ValueError:
+        parsed = None
+    best: tuple[int, int] | None = None
+    if parsed is not None:
+        for d in parsed.definitions:
+            if d.kind == "package" or not (d.start_line <= start_line and end_line <= d.end_line):
+                continue
+            if d.end_line - d.start_line + 1 > MAX_REGION_LINES:
+                continue
+            if best is None or d.end_line - d.start_line < best[1] - best[0]:
+                best = (d.start_line, d.end_line)
+    if best is not None:
+        return best
+    return max(1, start_line - CONTEXT_MARGIN), min(len(lines), end_line + CONTEXT_MARGIN)
+
+
+def minimal_edits(old_lines: list[str], new_lines: list[str], first_line: int) -> list[LineEdit]:
+    """Line edits turning old_lines (starting at 1-based first_line) into new_lines."""
+    edits: list[LineEdit] = []
+    matcher = difflib.SequenceMatcher(a=old_lines, b=new_lines, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        text = "".join(line + "\n" for line in new_lines[j1:j2])
+        edits.append(LineEdit(first_line + i1, first_line + i2 - 1, text))
+    return edits
+
+
+def _reindent(code: str, like: str) -> str:
+    """Give `code` the base indentation of `like` when the model dropped it."""
+    def base(text: str) -> str:
+        for line in text.split("\n"):
+            if line.strip():
+                return line[: len(line) - len(line.lstrip())]
+        return ""
+
+    want, have = base(like), base(code)
+    if want == have or have:
+        return code
+    return "\n".join(want + line if line.strip() else line for line in code.split("\n"))
+
+
+class FixEngine:
+    """Asks the model for a corrected region and verifies it before offering it."""
+
+    def __init__(
+        self, index: WorkspaceIndex, retriever: Retriever, backend: CompletionBackend, *, attempts: int = 3
+    ) -> None:
+        self.index = index
+        self.retriever = retriever
+        self.backend = backend
+        self.attempts = attempts
+
+    def _prompt(self, path: str, region: str, first: int, diagnostic: str | None, context: list[Snippet]) -> list[dict]:
+        parts = []
+        for s in context[:4]:
+            parts.append(f"File {s.path} lines {s.start_line}-{s.end_line}:\n```\n{s.text}\n```")
+        numbered = region
+        problem = f"The problem reported: {diagnostic}\n" if diagnostic else "Find and fix the bug.\n"
+        user = (
+            ("Related code from the repository:\n" + "\n\n".join(parts) + "\n\n" if parts else "")
+            + f"This is {path}, starting at line {first}:\n```\n{numbered}\n```\n"
+            + problem
+            + "Reply with the corrected version of exactly this code in one fenced code block, nothing else."
+        )
+        return [
+            {"role": "system", "content": "You are an expert programmer who fixes bugs with minimal changes."},
+            {"role": "user", "content": user},
+        ]
+
+    def propose(
+        self,
+        path: str,
+        buffer: str,
+        start_line: int,
+        end_line: int,
+        diagnostic: str | None,
+        cancel: CancelToken = NEVER,
+    ) -> FixProposal | None:
+        """A verified fix of the region around start_line..end_line, or an unverified one with the reason."""
+        first, last = fix_region(buffer, path, start_line, end_line)
+        lines = buffer.split("\n")
+        old_region = lines[first - 1 : last]
+        try:
+            context = self.retriever.retrieve(CursorQuery(path, first, 1, buffer), cancel=cancel).snippets
+        except Exception:  # one failing stage must not sink the fix
+            log.exception("retrieval for fix failed")
+            context = []
+        before = parse_source(path, buffer.encode("utf-8", "surrogatepass")).syntax_errors
+        messages = self._prompt(path, "\n".join(old_region), first, diagnostic, context)
+        reason = "the model proposed no change"
+        for attempt in range(self.attempts):
+            cancel.raise_if_cancelled()
+            reply = self.backend.chat(messages, max_tokens=512, temperature=0.2 + 0.3 * attempt, cancel=cancel)
+            code = _reindent(extract_code(reply.text), "\n".join(old_region))
+            new_region = code.split("\n")
+            if not code.strip() or new_region == old_region:
+                reason = "the model proposed no change"
+                continue
+            new_lines = lines[: first - 1] + new_region + lines[last:]
+            new_text = "\n".join(new_lines)
+            after = parse_source(path, new_text.encode("utf-8", "surrogatepass")).syntax_errors
+            if after > before:
+                reason = f"the proposed patch does not parse ({after} syntax errors, {before} before)"
+                log.info("fix attempt %d rejected: %s", attempt + 1, reason)
+                continue
+            edits = minimal_edits(old_region, new_region, first)
+            return FixProposal(
+                path=path,
+                title=f"Fix with ragls ({len(edits)} change{'s' if len(edits) != 1 else ''})",
+                edits=edits,
+                new_text=new_text,
+                verified=True,
+                reason="patched file parses" + (f"; {before - after} syntax error(s) fewer" if after < before else ""),
+                context=context,
+            )
+        return FixProposal(path, "Fix with ragls", [], buffer, False, reason, context)

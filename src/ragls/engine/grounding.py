@@ -1,0 +1,119 @@
+"""Grounding check: does a completion call things that exist?
+
+Models invent functions. A name that a completion calls or imports is grounded
+when the buffer mentions it (defined, imported, a parameter...), the workspace
+index defines it, or it is a builtin of the language. Calls on a receiver are
+checked only when the receiver is something the workspace defines (a module or
+class of the project); methods of third-party objects cannot be checked offline.
+"""
+
+from __future__ import annotations
+
+import builtins
+import keyword
+import re
+from typing import TYPE_CHECKING
+
+from ragls.indexing.tokens import identifiers
+
+if TYPE_CHECKING:
+    from ragls.indexing.workspace import WorkspaceIndex
+
+_CALL = re.compile(r"(?<![\w.])(?:([A-Za-z_]\w*)\s*\.\s*)?([A-Za-z_]\w*)\s*(?:\(|::<|!\()")
+_PY_FROM_IMPORT = re.compile(r"^\s*from\s+[.\w]+\s+import\s+\(?([\w\s,]+)\)?", re.MULTILINE)
+_STRING = re.compile(r"'''.*?'''|\"\"\".*?\"\"\"|'(?:\\.|[^'\\\n])*'|\"(?:\\.|[^\"\\\n])*\"|`[^`]*`", re.DOTALL)
+_COMMENT = {
+    "python": re.compile(r"#.*"),
+    "default": re.compile(r"//.*|/\*.*?\*/", re.DOTALL),
+}
+
+_PY_BUILTINS = set(dir(builtins)) | set(keyword.kwlist) | {
+    # methods of builtin types that completions call on literals and locals
+    "append", "extend", "insert", "pop", "remove", "sort", "copy", "clear", "get", "items", "keys",
+    "values", "update", "setdefault", "join", "split", "strip", "lstrip", "rstrip", "replace",
+    "format", "startswith", "endswith", "lower", "upper", "encode", "decode", "find", "index",
+    "count", "add", "discard", "read", "write", "close", "splitlines", "super",
+}
+_JS_BUILTINS = {
+    "console", "log", "require", "parseInt", "parseFloat", "isNaN", "setTimeout", "setInterval",
+    "clearTimeout", "Promise", "Array", "Object", "String", "Number", "Boolean", "Map", "Set",
+    "JSON", "Math", "Date", "Error", "TypeError", "Symbol", "fetch", "push", "map", "filter",
+    "reduce", "forEach", "then", "catch", "resolve", "reject", "keys", "values", "entries",
+    "slice", "splice", "join", "split", "includes", "indexOf", "toString", "stringify", "parse",
+    "if", "for", "while", "switch", "return", "function", "typeof", "new", "await", "super",
+}
+_GO_BUILTINS = {
+    "append", "cap", "close", "complex", "copy", "delete", "imag", "len", "make", "new", "panic",
+    "print", "println", "real", "recover", "min", "max", "clear", "if", "for", "switch", "func",
+    "return", "string", "int", "int64", "float64", "byte", "rune", "error", "any",
+}
+_RUST_BUILTINS = {
+    "println", "print", "format", "vec", "panic", "assert", "assert_eq", "assert_ne", "write",
+    "writeln", "Some", "None", "Ok", "Err", "Box", "Vec", "String", "new", "clone", "unwrap",
+    "expect", "iter", "into_iter", "map", "collect", "push", "len", "to_string", "into", "from",
+    "if", "for", "while", "match", "return", "fn", "as_str", "as_ref", "unreachable", "todo",
+}
+_JAVA_BUILTINS = {
+    "System", "println", "print", "String", "Integer", "List", "Map", "Arrays", "Collections",
+    "equals", "hashCode", "toString", "add", "get", "put", "size", "isEmpty", "contains", "if",
+    "for", "while", "switch", "return", "new", "super", "this", "valueOf", "format", "length",
+}
+BUILTINS: dict[str, set[str]] = {
+    "python": _PY_BUILTINS,
+    "javascript": _JS_BUILTINS,
+    "typescript": _JS_BUILTINS,
+    "tsx": _JS_BUILTINS,
+    "go": _GO_BUILTINS,
+    "rust": _RUST_BUILTINS,
+    "java": _JAVA_BUILTINS,
+}
+
+
+def _strip_literals(code: str, language: str) -> str:
+    code = _STRING.sub('""', code)
+    return _COMMENT.get(language, _COMMENT["default"]).sub("", code)
+
+
+def called_names(code: str, language: str) -> list[tuple[str | None, str]]:
+    """(receiver, name) for each call in `code`, strings and comments ignored."""
+    cleaned = _strip_literals(code, language)
+    out: list[tuple[str | None, str]] = []
+    for m in _CALL.finditer(cleaned):
+        out.append((m.group(1), m.group(2)))
+    if language == "python":
+        for m in _PY_FROM_IMPORT.finditer(cleaned):
+            out.extend((None, n.strip()) for n in m.group(1).split(",") if n.strip())
+    return out
+
+
+def ungrounded_names(
+    completion: str, *, language: str, path: str, buffer: str, index: WorkspaceIndex
+) -> list[str]:
+    """Names the completion calls or imports that exist nowhere the model could know of."""
+    known_builtins = BUILTINS.get(language, set())
+    known_in_buffer = set(identifiers(buffer))  # the buffer never contains the completion itself
+    defined_in_completion = set(re.findall(r"(?:def|function|func|fn|class)\s+([A-Za-z_]\w*)", completion))
+    missing: list[str] = []
+    seen: set[str] = set()
+    for receiver, name in called_names(completion, language):
+        label = f"{receiver}.{name}" if receiver else name
+        if label in seen:
+            continue
+        seen.add(label)
+        if name in known_builtins or name in defined_in_completion or keyword.iskeyword(name):
+            continue
+        if receiver is None:
+            if name in known_in_buffer or index.find_definitions(name, limit=1):
+                continue
+            missing.append(name)
+            continue
+        # obj.method(): check only receivers that the workspace itself defines or imports.
+        if receiver in ("self", "this", "cls"):
+            if name in known_in_buffer or index.find_definitions(name, limit=1):
+                continue
+            missing.append(label)
+            continue
+        receiver_defs = index.resolve_name(path, receiver)
+        if receiver_defs and not (name in known_in_buffer or index.find_definitions(name, limit=1)):
+            missing.append(label)
+    return missing

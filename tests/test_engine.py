@@ -1,0 +1,183 @@
+"""Engine pipelines: cursor cutting, grounding, verified fixes, test generation, completion."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ragls.cancel import NEVER
+from ragls.engine.buffer import extract_code, split_at_cursor, window
+from ragls.engine.fix import FixEngine, minimal_edits
+from ragls.engine.grounding import called_names, ungrounded_names
+from ragls.engine.testgen import TestGenerator, python_module, test_path_for
+from ragls.errors import WorkspaceError
+from ragls.indexing.records import Definition
+from ragls.indexing.workspace import WorkspaceIndex
+from ragls.models.backend import GenerationResult
+from ragls.models.fim import TEMPLATES
+from ragls.retrieval.retriever import Retriever
+
+PROJECT = {
+    "shop/models.py": '''
+        class Order:
+            def __init__(self, total):
+                self.total = total
+
+        def load_order(order_id):
+            """Fetch an order."""
+            return Order(order_id * 10)
+        ''',
+    "shop/service.py": '''
+        from shop.models import load_order
+
+
+        def order_total(order_id):
+            order = load_order(order_id)
+            return order.total
+
+
+        def apply_discount(price, rate):
+            return price * (1 - rate)
+        ''',
+}
+
+
+class ScriptedBackend:
+    """A stand-in model whose chat replies are given by the test, to check what ragls does with them."""
+
+    name = "scripted"
+    template = TEMPLATES["prefix"]
+
+    def __init__(self, replies: list[str]) -> None:
+        self.replies = list(replies)
+        self.prompts: list[list[dict]] = []
+
+    def chat(self, messages, max_tokens=512, temperature=0.2, cancel=NEVER):  # noqa: ANN001
+        self.prompts.append(messages)
+        text = self.replies.pop(0) if self.replies else ""
+        return GenerationResult(text, self.name, len(text.split()), "stop", 1.0)
+
+    def generate(self, req, cancel=NEVER, on_text=None):  # noqa: ANN001
+        return self.chat([])
+
+    def count_tokens(self, text: str) -> int:
+        return len(text) // 4 + 1
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def project(write_workspace) -> WorkspaceIndex:  # noqa: ANN001
+    root = write_workspace(PROJECT)
+    index = WorkspaceIndex.open(root)
+    index.update()
+    yield index
+    index.close()
+
+
+def test_split_at_cursor_uses_one_based_positions() -> None:
+    text = "ab\ncdef\n"
+    assert split_at_cursor(text, 2, 3) == ("ab\ncd", "ef\n")
+    assert split_at_cursor(text, 1, 1) == ("", text)
+    assert split_at_cursor(text, 2, 99) == ("ab\ncdef", "\n")  # a column past the end clamps
+    with pytest.raises(WorkspaceError):
+        split_at_cursor(text, 9, 1)
+    head, tail = window("\n".join(str(i) for i in range(100)), "x\ny\nz", 3, 1)
+    assert head == "96\n97\n98\n99" and tail == "x\ny"
+
+
+def test_extract_code_takes_the_first_fence() -> None:
+    assert extract_code("Sure:\n```python\nx = 1\n```\nmore ```y```") == "x = 1"
+    assert extract_code("x = 2\n") == "x = 2"
+
+
+def test_grounding_flags_invented_calls_only(project: WorkspaceIndex) -> None:
+    buffer = (project.root / "shop/service.py").read_text()
+    kwargs = {"language": "python", "path": "shop/service.py", "buffer": buffer, "index": project}
+    assert ungrounded_names("order = load_order(3)\nprint(len(order.total))", **kwargs) == []
+    assert ungrounded_names("x = fetch_order_from_cache(3)", **kwargs) == ["fetch_order_from_cache"]
+    # A call inside a string is not a call.
+    assert called_names("s = 'nothing(here)'", "python") == []
+
+
+def test_minimal_edits_touch_only_changed_lines() -> None:
+    old = ["a", "b", "c", "d"]
+    new = ["a", "B", "c", "d", "e"]
+    edits = minimal_edits(old, new, 10)
+    assert [(e.start_line, e.end_line, e.new_text) for e in edits] == [(11, 11, "B\n"), (14, 13, "e\n")]
+
+
+def test_fix_is_offered_only_when_the_patch_parses(project: WorkspaceIndex) -> None:
+    path = "shop/service.py"
+    broken = (project.root / path).read_text().replace("price * (1 - rate)", "price * (1 - rate")
+    line = broken.split("\n").index("    return price * (1 - rate") + 1
+    retriever = Retriever(project)
+    bad_then_good = ScriptedBackend(
+        [
+            "```python\ndef apply_discount(price, rate):\n    return price * ((1 - rate)\n```",
+            "```python\ndef apply_discount(price, rate):\n    return price * (1 - rate)\n```",
+        ]
+    )
+    proposal = FixEngine(project, retriever, bad_then_good).propose(path, broken, line, line, "'(' was never closed")
+    assert proposal is not None and proposal.verified
+    assert [(e.start_line, e.end_line) for e in proposal.edits] == [(line, line)]
+    assert proposal.edits[0].new_text == "    return price * (1 - rate)\n"
+    assert len(bad_then_good.prompts) == 2  # the unparsable first answer was rejected and retried
+    assert "was never closed" in bad_then_good.prompts[0][-1]["content"]
+
+    never_parses = ScriptedBackend(["```\ndef apply_discount(:\n```"] * 3)
+    rejected = FixEngine(project, retriever, never_parses).propose(path, broken, line, line, None)
+    assert rejected is not None and not rejected.verified and "does not parse" in rejected.reason
+
+
+def test_test_paths_follow_each_language_convention() -> None:
+    fn = Definition("add", "function", 1, 2)
+    assert test_path_for("src/pkg/calc.py", "python", fn, None) == ("tests/test_calc.py", "pytest")
+    assert test_path_for("web/util.ts", "typescript", fn, None, "vitest") == ("web/util.test.ts", "vitest")
+    assert test_path_for("lib/calc.go", "go", fn, "calc") == ("lib/calc_test.go", "go test")
+    assert test_path_for("src/lib.rs", "rust", fn, None)[0] == "src/lib.rs"
+    method = Definition("add", "method", 3, 4, parent="Calc")
+    assert test_path_for("src/main/java/a/b/Calc.java", "java", method, "a.b")[0] == "src/test/java/a/b/CalcTest.java"
+    assert python_module("src/pkg/calc.py") == "pkg.calc" and python_module("pkg/__init__.py") == "pkg"
+
+
+def test_generated_tests_use_the_model_when_they_parse(project: WorkspaceIndex) -> None:
+    path = "shop/service.py"
+    buffer = (project.root / path).read_text()
+    reply = "```python\ndef test_apply_discount():\n    assert apply_discount(100, 0.5) == 50\n```"
+    gen = TestGenerator(project, Retriever(project), ScriptedBackend([reply]))
+    assert gen.target_at(path, buffer, 10) is not None and gen.target_at(path, buffer, 10).name == "apply_discount"
+    test = gen.generate(path, buffer, 10)
+    assert test.path == "tests/test_service.py" and not test.append and test.from_model
+    assert test.content.startswith("from shop.service import apply_discount")
+    assert "def test_apply_discount" in test.content
+
+    garbage = TestGenerator(project, Retriever(project), ScriptedBackend(["I cannot do that ((("]))
+    fallback = garbage.generate(path, buffer, 10)
+    assert not fallback.from_model and "skeleton written by ragls" in fallback.content
+    compile(fallback.content, "t.py", "exec")  # the skeleton is valid Python
+
+
+def test_completion_pipeline_with_a_real_gguf(project: WorkspaceIndex, tmp_path: Path) -> None:
+    from gguf_tiny import make_tiny_gguf
+
+    from ragls.engine.completion import CompletionEngine
+    from ragls.models.local_gguf import LocalGGUFBackend
+    from ragls.retrieval.types import CursorQuery
+
+    model = make_tiny_gguf(tmp_path / "tiny.gguf", "llama")
+    backend = LocalGGUFBackend(model, n_ctx=512, threads=1)
+    try:
+        engine = CompletionEngine(project, Retriever(project), backend, budget_tokens=200, max_tokens=8)
+        buffer = "from shop.models import load_order\n\n\ndef total(order_id):\n    order = load_order("
+        result = engine.complete(CursorQuery("shop/service.py", 5, 24, buffer))
+        assert result.model == backend.name
+        assert set(result.timings) >= {"retrieval_ms", "prompt_ms", "generation_ms"}
+        assert any(s.path == "shop/models.py" for s in result.context)  # cross-file context was used
+        assert isinstance(result.completion, str)
+        bare = engine.complete(CursorQuery("shop/service.py", 5, 24, buffer), no_context=True)
+        assert bare.context == []
+    finally:
+        backend.close()

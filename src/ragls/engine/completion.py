@@ -125,7 +125,7 @@ class CompletionEngine:
         generated = self.backend.generate(
             request,
             cancel=cancel,
-            on_text=lambda text: is_unit_complete(text, prompt_prefix, language or ""),
+            on_text=lambda text: is_unit_complete(text, prompt_prefix, language or "", suffix=prompt_suffix),
         )
         timings["generation_ms"] = (time.perf_counter() - t) * 1000
         cancel.raise_if_cancelled()

@@ -1,0 +1,141 @@
+"""The completion-backend protocol, its request/result records and the backend factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from ragls.cancel import NEVER, CancelToken
+from ragls.errors import ConfigError, ModelError
+from ragls.models.fim import FimTemplate
+
+log = logging.getLogger(__name__)
+
+FinishReason = Literal["stop", "length", "cancelled", "callback"]
+
+
+@dataclass
+class GenerationRequest:
+    """One raw completion request: the prompt is already built (see ``fim.build_prompt``)."""
+
+    prompt: str
+    max_tokens: int = 128
+    temperature: float = 0.2
+    stop: list[str] = field(default_factory=list)
+    suffix: str | None = None
+    n: int = 1
+    seed: int | None = None
+
+
+@dataclass
+class GenerationResult:
+    """Generated text (stop strings removed) and how generation ended."""
+
+    text: str
+    model: str
+    tokens: int
+    finish_reason: str
+    elapsed_ms: float
+
+
+@runtime_checkable
+class CompletionBackend(Protocol):
+    """What the engine needs from a model: raw completion, chat, token counting."""
+
+    name: str
+    template: FimTemplate
+
+    def generate(self, req: GenerationRequest, cancel: CancelToken = NEVER,
+                 on_text: Callable[[str], bool] | None = None) -> GenerationResult: ...
+
+    def chat(self, messages: list[dict[str, Any]], max_tokens: int = 512, temperature: float = 0.2,
+             cancel: CancelToken = NEVER) -> GenerationResult: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class ModelConfig:
+    """Tagged model choice: a local GGUF (path, discovered name, or None = SmolLM2) or a remote endpoint."""
+
+    source: Literal["local", "remote"] = "local"
+    model: str | None = None
+    endpoint: str | None = None
+    remote_model: str | None = None
+    api_key_env: str | None = None
+    n_ctx: int = 4096
+    threads: int = 2
+    template: str | None = None
+    max_tokens: int = 64
+    temperature: float = 0.1
+    connect_timeout_s: float = 3
+    read_timeout_s: float = 30
+
+
+def cut_at_stop(text: str, stops: list[str]) -> tuple[str, bool]:
+    """Cut ``text`` at the earliest stop string; return (text, whether one was found)."""
+    best = -1
+    for s in stops:
+        if s:
+            i = text.find(s)
+            if i >= 0 and (best < 0 or i < best):
+                best = i
+    return (text[:best], True) if best >= 0 else (text, False)
+
+
+def held_back(text: str, stops: list[str]) -> int:
+    """How many trailing characters might be the start of a stop string (not yet safe to show)."""
+    keep = 0
+    for s in stops:
+        for k in range(min(len(s) - 1, len(text)), 0, -1):
+            if text.endswith(s[:k]):
+                keep = max(keep, k)
+                break
+    return keep
+
+
+def check_gguf_file(path: Path) -> None:
+    """Raise ModelError unless ``path`` is a readable file starting with the GGUF magic."""
+    if not path.exists():
+        raise ModelError(f"model file not found: {path}")
+    if not path.is_file():
+        raise ModelError(f"model path is not a file: {path}")
+    try:
+        with path.open("rb") as fh:
+            magic = fh.read(4)
+    except OSError as exc:
+        raise ModelError(f"cannot read model file {path}: {exc}") from exc
+    if magic != b"GGUF":
+        raise ModelError(f"not a GGUF model file (bad magic {magic!r}): {path}")
+
+
+def load_backend(config: ModelConfig) -> CompletionBackend:
+    """Build the backend that ``config`` names; raises ConfigError/ModelError with a clear message."""
+    from ragls.models.fim import TEMPLATES
+
+    if config.template is not None and config.template not in TEMPLATES:
+        raise ConfigError(f"unknown FIM template {config.template!r}; known: {', '.join(sorted(TEMPLATES))}")
+    if config.source == "remote":
+        if not config.endpoint:
+            raise ConfigError("remote model source needs an endpoint (e.g. http://127.0.0.1:8080)")
+        from ragls.models.remote_openai import RemoteOpenAIBackend
+
+        return RemoteOpenAIBackend(
+            config.endpoint, model=config.remote_model or config.model, api_key_env=config.api_key_env,
+            connect_timeout_s=config.connect_timeout_s, read_timeout_s=config.read_timeout_s,
+            template=config.template or "prefix",
+        )
+    if config.source != "local":
+        raise ConfigError(f"unknown model source {config.source!r} (expected 'local' or 'remote')")
+    from ragls.models.catalog import resolve_model
+
+    path = resolve_model(config.model)
+    check_gguf_file(path)
+    from ragls.models.local_gguf import LocalGGUFBackend
+
+    return LocalGGUFBackend(path, n_ctx=config.n_ctx, threads=config.threads, template=config.template)

@@ -1,0 +1,164 @@
+"""The real engine host: a `ragls.engine.session.Session` built from the server settings.
+
+The model loads on the first completion (on the model worker, never on the event loop);
+listing code actions only parses the buffer; embeddings fill in on their own thread after the
+first index pass.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from ragls.cancel import CancelToken
+from ragls.errors import ModelError
+from ragls.server.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def session_configs(settings: Settings) -> dict[str, Any]:
+    """Server settings -> the keyword arguments of `open_session`."""
+    from ragls.indexing.config import IndexConfig
+    from ragls.models.backend import ModelConfig
+    from ragls.models.embeddings import EmbeddingConfig
+    from ragls.retrieval.types import RetrievalConfig
+
+    m, e, c, i = settings.model, settings.embeddings, settings.context, settings.index
+    return {
+        "index_config": IndexConfig(
+            in_workspace=i.in_workspace,
+            ignore=list(i.ignore),
+            max_file_bytes=i.max_file_bytes,
+            languages=list(i.languages) if i.languages is not None else None,
+        ),
+        "model_config": ModelConfig(
+            source=m.source,  # type: ignore[arg-type]
+            model=m.path or m.name,
+            endpoint=m.endpoint,
+            remote_model=m.remote_model,
+            api_key_env=m.api_key_env,
+            n_ctx=m.n_ctx,
+            threads=m.threads,
+            template=m.template,
+            max_tokens=m.max_tokens,
+            temperature=m.temperature,
+        ),
+        "embedding_config": EmbeddingConfig(
+            kind=e.kind,  # type: ignore[arg-type]
+            endpoint=e.endpoint,
+            model=e.model,
+            api_key_env=e.api_key_env,
+            threads=e.threads,
+        ),
+        "retrieval_config": RetrievalConfig(
+            top_k=c.top_k, budget_tokens=c.budget_tokens, sources=tuple(c.sources)
+        ),
+    }
+
+
+def _model_label(settings: Settings) -> str:
+    m = settings.model
+    if m.source == "remote":
+        return f"{m.remote_model or m.name or 'remote'}@{m.endpoint}"
+    if m.path:
+        return Path(m.path).name
+    return m.name or "default"
+
+
+class SessionHost:
+    """EngineHost over a Session (see `ragls.server.state.EngineHost`)."""
+
+    def __init__(self, root: Path, settings: Settings) -> None:
+        from ragls.engine.session import open_session
+
+        self.settings = settings
+        self.session = open_session(root, **session_configs(settings))
+        self.index = self.session.index
+        self.model_name = _model_label(settings)
+        self._engine: Any = None
+        self._scheduler: Any = None
+        self._lock = threading.Lock()
+
+    def _completion_engine(self) -> Any:
+        with self._lock:
+            if self._engine is None:
+                try:
+                    self._engine = self.session.completion_engine()  # loads the model once
+                except ModelError:
+                    raise
+                except Exception as exc:  # llama.cpp and friends raise their own types
+                    raise ModelError(f"cannot load model {self.model_name}: {exc}") from exc
+            return self._engine
+
+    def complete(self, query: Any, *, cancel: CancelToken) -> Any:
+        return self._completion_engine().complete(query, cancel=cancel)
+
+    def propose_fix(
+        self,
+        path: str,
+        buffer: str,
+        start_line: int,
+        end_line: int,
+        diagnostic: str | None,
+        cancel: CancelToken,
+    ) -> Any:
+        return self.session.fix_engine().propose(
+            path, buffer, start_line, end_line, diagnostic, cancel=cancel
+        )
+
+    def test_target(self, path: str, buffer: str, line: int) -> Any:
+        from ragls.engine.testgen import TestGenerator
+
+        # target_at only parses the buffer: no model is loaded to list the action
+        return TestGenerator(self.index, self.session.retriever, None).target_at(path, buffer, line)  # type: ignore[arg-type]
+
+    def generate_tests(self, path: str, buffer: str, line: int, cancel: CancelToken) -> Any:
+        return self.session.test_generator().generate(path, buffer, line, cancel=cancel)
+
+    def select_model(self, name_or_path: str) -> str:
+        config = self.session.config.model
+        new = replace(
+            config,
+            source="local",
+            model=str(Path(name_or_path).expanduser())
+            if Path(name_or_path).expanduser().is_file()
+            else name_or_path,
+        )
+        try:
+            self.session.set_model(new)
+        except ModelError:
+            raise
+        except Exception as exc:
+            raise ModelError(f"cannot load model {name_or_path}: {exc}") from exc
+        with self._lock:
+            self._engine = None
+        self.model_name = Path(name_or_path).name
+        return self.model_name
+
+    def start_background(self) -> None:
+        """Start filling the vector store (no-op when embeddings are off or unavailable)."""
+        if self.settings.embeddings.kind == "none" or self._scheduler is not None:
+            return
+        try:
+            self._scheduler = self.session.embedding_scheduler()
+        except Exception as exc:
+            logger.warning("embeddings unavailable: %s", exc)
+            return
+        if self._scheduler is not None:
+            self._scheduler.start()
+            logger.info("background embedding started")
+
+    def index_changed(self, paths: list[str] | None = None) -> None:
+        if self._scheduler is not None:
+            if paths:
+                self._scheduler.prioritize(paths)
+            self._scheduler.notify_changed()
+
+    def close(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.stop()
+        self.session.close()

@@ -1,0 +1,79 @@
+"""Document sync: pygls keeps the text (full and incremental); ragls mirrors it into the index
+overlay so unsaved edits override the disk. Handlers stay fast: the overlay is applied on its
+own single-thread pool, in arrival order."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from lsprotocol import types
+
+from ragls.server.features import indexing
+from ragls.server.state import ServerState
+
+logger = logging.getLogger(__name__)
+
+MAX_OVERLAY_CHARS = 5_000_000  # larger buffers are not mirrored into the index
+
+
+def _overlay(host: Any, rel: str, text: str | None) -> None:
+    try:
+        if text is None:
+            host.index.clear_overlay(rel)
+        else:
+            host.index.set_overlay(rel, text)
+    except Exception:
+        logger.exception("overlay update failed for %s", rel)
+
+
+def _mirror(ls: Any, uri: str, clear: bool = False) -> None:
+    state: ServerState = ls.state
+    rel = state.rel_path(uri)
+    if rel is None:
+        logger.debug("not in the workspace, not mirrored: %s", uri)
+        return
+    host = state.host
+    if host is None:  # start_host applies the open buffers once the engine exists
+        return
+    text = None
+    if not clear:
+        text = ls.workspace.get_text_document(uri).source
+        if len(text) > MAX_OVERLAY_CHARS:
+            logger.warning("%s is %d characters: not mirrored into the index", rel, len(text))
+            return
+    state.pools.overlay.submit(_overlay, host, rel, text)
+
+
+def register(server: Any) -> None:
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(ls: Any, params: types.DidOpenTextDocumentParams) -> None:
+        state: ServerState = ls.state
+        _mirror(ls, params.text_document.uri)
+        rel = state.rel_path(params.text_document.uri)
+        hook = getattr(state.host, "index_changed", None)
+        if rel is not None and hook is not None:  # embed open files (and neighbours) first
+            state.pools.overlay.submit(hook, [rel])
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(ls: Any, params: types.DidChangeTextDocumentParams) -> None:
+        state: ServerState = ls.state
+        uri = params.text_document.uri
+        # a newer version makes any in-flight completion for this document stale
+        state.latest.cancel(uri, "document changed")
+        _mirror(ls, uri)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls: Any, params: types.DidCloseTextDocumentParams) -> None:
+        state: ServerState = ls.state
+        uri = params.text_document.uri
+        state.latest.cancel(uri, "document closed")
+        state.contexts.pop(uri, None)
+        _mirror(ls, uri, clear=True)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
+    def did_save(ls: Any, params: types.DidSaveTextDocumentParams) -> None:
+        state: ServerState = ls.state
+        rel = state.rel_path(params.text_document.uri)
+        if rel is not None and state.watcher is None and not state.client_dynamic_watch:
+            state.spawn(indexing.update_paths(ls, [rel]))

@@ -1,0 +1,128 @@
+"""Background indexing with $/progress (workDoneProgress create, begin, report, end).
+
+Indexing runs on the index pool; requests never wait for it. Only one full pass runs at a
+time: asking again while a pass runs returns that pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from lsprotocol import types
+
+from ragls.server.state import ServerState, show_message_once
+
+logger = logging.getLogger(__name__)
+
+REPORT_EVERY_S = 0.2
+
+
+class _Progress:
+    """$/progress for one indexing pass; a no-op when the client cannot show progress."""
+
+    def __init__(self, ls: Any) -> None:
+        self.ls = ls
+        self.token = f"ragls-index-{uuid.uuid4().hex[:8]}"
+        self.enabled = ls.state.client_progress
+        self._last = 0.0
+
+    async def begin(self) -> None:
+        if not self.enabled:
+            return
+        try:
+            await asyncio.wait_for(self.ls.work_done_progress.create_async(self.token), 5)
+        except Exception as exc:  # the client refused or did not answer: no progress UI
+            logger.info("workDoneProgress/create failed: %s", exc)
+            self.enabled = False
+            return
+        self.ls.work_done_progress.begin(
+            self.token, types.WorkDoneProgressBegin(title="ragls: indexing", percentage=0, cancellable=False)
+        )
+
+    def report(self, done: int, total: int, path: str) -> None:
+        now = time.monotonic()
+        if not self.enabled or now - self._last < REPORT_EVERY_S:
+            return
+        self._last = now
+        pct = int(100 * done / total) if total else 0
+        self.ls.work_done_progress.report(
+            self.token,
+            types.WorkDoneProgressReport(message=f"{done}/{total} {path}", percentage=min(pct, 100)),
+        )
+
+    def end(self, message: str) -> None:
+        if self.enabled:
+            self.ls.work_done_progress.end(self.token, types.WorkDoneProgressEnd(message=message))
+
+
+async def run_indexing(ls: Any, *, first: bool = False) -> dict[str, Any]:
+    """One full incremental pass over the workspace; returns the UpdateStats as a dict."""
+    state: ServerState = ls.state
+    if state.index_task is not None and not state.index_task.done():
+        return await asyncio.shield(state.index_task)
+    state.index_task = asyncio.ensure_future(_index_pass(ls, first))
+    return await asyncio.shield(state.index_task)
+
+
+async def _index_pass(ls: Any, first: bool) -> dict[str, Any]:
+    state: ServerState = ls.state
+    host = state.host
+    if host is None:
+        return {"error": state.host_error or "engine not ready"}
+    loop = asyncio.get_running_loop()
+    progress = _Progress(ls)
+    await progress.begin()
+    state.index_state = "indexing"
+
+    def on_progress(done: int, total: int, path: str) -> None:
+        state.index_progress = (done, total)
+        loop.call_soon_threadsafe(progress.report, done, total, path)
+
+    try:
+        stats = await state.pools.run(state.pools.index, host.index.update, progress=on_progress)
+    except Exception as exc:
+        logger.exception("indexing failed")
+        state.index_state = "failed"
+        progress.end(f"indexing failed: {exc}")
+        show_message_once(ls, "indexing", f"indexing failed: {exc}", types.MessageType.Error)
+        return {"error": str(exc)}
+    result = (
+        dataclasses.asdict(stats)
+        if dataclasses.is_dataclass(stats) and not isinstance(stats, type)
+        else dict(stats or {})
+    )
+    state.last_update = result
+    state.index_state = "ready"
+    progress.end(f"{result.get('files', 0)} files, {result.get('symbols', 0)} symbols")
+    logger.info("index ready: %s", result)
+    state.cache.clear()
+    if first:
+        try:
+            await state.pools.run(state.pools.index, host.start_background)
+        except Exception:
+            logger.exception("background work (embeddings) could not start")
+    return result
+
+
+async def update_paths(ls: Any, paths: Iterable[str]) -> None:
+    """Re-index the given workspace-relative paths (watcher events, saves)."""
+    state: ServerState = ls.state
+    host = state.host
+    wanted = sorted(set(paths))
+    if host is None or not wanted:
+        return
+    try:
+        await state.pools.run(state.pools.index, host.index.update, paths=wanted)
+        state.cache.clear()
+        if (hook := getattr(host, "index_changed", None)) is not None:
+            hook(wanted)
+        logger.debug("re-indexed %d path(s)", len(wanted))
+    except Exception as exc:
+        logger.exception("re-indexing %s failed", wanted[:5])
+        show_message_once(ls, "indexing", f"re-indexing failed: {exc}")

@@ -1,0 +1,148 @@
+"""Request scheduling: newest-wins per document, debounce, a bounded LRU cache, counters, pools.
+
+Every completion request takes a `Ticket` for its document; taking a new one cancels the
+CancelToken of the previous ticket, so the model thread working for a superseded request
+stops at its next token and the superseded request answers with an empty result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import threading
+from collections import Counter, OrderedDict
+from collections.abc import Hashable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from ragls.cancel import CancelToken
+
+logger = logging.getLogger(__name__)
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class LRUCache(Generic[K, V]):
+    """A small thread-safe LRU map with a fixed number of entries."""
+
+    def __init__(self, maxsize: int = 256) -> None:
+        self.maxsize = maxsize
+        self._data: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K) -> V | None:
+        with self._lock:
+            if key not in self._data:
+                return None
+            self._data.move_to_end(key)
+            return self._data[key]
+
+    def put(self, key: K, value: V) -> None:
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.maxsize:
+                self._data.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+@dataclass
+class Ticket:
+    """One request's claim on a document: its sequence number and cancel token."""
+
+    key: str
+    seq: int
+    token: CancelToken = field(default_factory=CancelToken)
+
+
+class LatestWins:
+    """Per-key registry where the newest ticket supersedes (and cancels) older ones."""
+
+    def __init__(self) -> None:
+        self._seq = itertools.count(1)
+        self._current: dict[str, Ticket] = {}
+
+    def start(self, key: str, timeout_s: float | None = None) -> Ticket:
+        ticket = Ticket(key, next(self._seq), CancelToken(timeout_s))
+        previous = self._current.get(key)
+        if previous is not None:
+            previous.token.cancel("superseded")
+        self._current[key] = ticket
+        return ticket
+
+    def is_current(self, ticket: Ticket) -> bool:
+        return self._current.get(ticket.key) is ticket and not ticket.token.cancelled
+
+    def cancel(self, key: str, reason: str) -> None:
+        """Cancel the live ticket of `key`, if any (it stays registered until it finishes)."""
+        ticket = self._current.get(key)
+        if ticket is not None:
+            ticket.token.cancel(reason)
+
+    def finish(self, ticket: Ticket) -> None:
+        if self._current.get(ticket.key) is ticket:
+            del self._current[ticket.key]
+
+    def cancel_all(self, reason: str = "shutdown") -> None:
+        for ticket in list(self._current.values()):
+            ticket.token.cancel(reason)
+        self._current.clear()
+
+
+async def debounce(ticket: Ticket, delay_s: float, step_s: float = 0.01) -> bool:
+    """Sleep `delay_s` unless the ticket is cancelled first; True if it is still live."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + delay_s
+    while not ticket.token.cancelled:
+        left = deadline - loop.time()
+        if left <= 0:
+            return True
+        await asyncio.sleep(min(step_s, left))
+    return False
+
+
+class Stats:
+    """Thread-safe named counters (exposed through the ragls.indexStatus command)."""
+
+    def __init__(self) -> None:
+        self._counts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def incr(self, name: str, n: int = 1) -> None:
+        with self._lock:
+            self._counts[name] += n
+
+    def get(self, name: str) -> int:
+        return self._counts[name]
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counts)
+
+
+class Pools:
+    """Worker threads by latency class: the model (one owner), indexing, and short reads."""
+
+    def __init__(self) -> None:
+        self.model = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ragls-model")
+        self.index = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ragls-index")
+        self.reads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ragls-read")
+        # buffer overlays, in arrival order, never behind a long re-index
+        self.overlay = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ragls-overlay")
+
+    async def run(self, pool: ThreadPoolExecutor, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(pool, lambda: fn(*args, **kwargs))
+
+    def shutdown(self) -> None:
+        for pool in (self.model, self.index, self.reads, self.overlay):
+            pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,113 @@
+"""Greedy packing of fused candidates into a token budget, condensing long definitions."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Sequence
+
+from ragls.retrieval.fusion import Fused
+from ragls.retrieval.types import Snippet
+
+log = logging.getLogger(__name__)
+
+CountTokens = Callable[[str], int]
+
+_HASH_COMMENT = (".py", ".pyi", ".rb", ".sh", ".toml", ".yaml", ".yml", ".r")
+
+
+def heuristic_tokens(text: str) -> int:
+    """Cheap token estimate: one token per 3.5 characters, rounded up."""
+    return math.ceil(len(text) / 3.5)
+
+
+def comment_prefix(path: str) -> str:
+    return "#" if path.lower().endswith(_HASH_COMMENT) else "//"
+
+
+def _indent_of(lines: Sequence[str]) -> str:
+    """Indentation of the body: the first indented line after the header, else 4 spaces."""
+    head = lines[0] if lines else ""
+    base = len(head) - len(head.lstrip())
+    for ln in lines[1:]:
+        if ln.strip():
+            ind = len(ln) - len(ln.lstrip())
+            if ind > base:
+                return ln[:ind]
+    return head[:base] + "    "
+
+
+def head_lines_for(text: str, signature: str = "", doc: str = "", minimum: int = 3) -> int:
+    """How many leading lines hold the signature and docstring (bounded)."""
+    lines = text.split("\n")
+    n = signature.count("\n") + 1 if signature else 1
+    if not signature:  # the header ends at the first line that opens a body
+        for i, ln in enumerate(lines[:8]):
+            if ln.rstrip().endswith((":", "{")):
+                n = i + 1
+                break
+    if doc:
+        n += doc.count("\n") + 1 + (2 if '"""' in text or "'''" in text else 0)
+    return max(minimum, min(n + 1, 12))
+
+
+def condense(text: str, path: str, *, signature: str = "", doc: str = "", keep: int | None = None) -> str:
+    """Signature + docstring + first lines, then a comment saying how much was left out."""
+    lines = text.split("\n")
+    n = keep if keep is not None else head_lines_for(text, signature, doc)
+    if n >= len(lines):
+        return text
+    left = len(lines) - n
+    marker = f"{_indent_of(lines)}{comment_prefix(path)} ... ({left} more lines)"
+    return "\n".join([*lines[:n], marker])
+
+
+def pack(
+    fused: Sequence[Fused],
+    *,
+    budget_tokens: int,
+    top_k: int,
+    count_tokens: CountTokens = heuristic_tokens,
+    max_snippet_lines: int = 60,
+    signature_only_over_lines: int = 40,
+) -> list[Snippet]:
+    """Best first, greedily: full text if it fits, else condensed if that fits, else skip.
+
+    A definition longer than `signature_only_over_lines` is condensed unless it is the
+    best candidate; text longer than `max_snippet_lines` is always cut. The sum of
+    `count_tokens(snippet.text)` never exceeds `budget_tokens`.
+    """
+    out: list[Snippet] = []
+    used = 0
+    for rank, f in enumerate(fused):
+        if len(out) >= top_k or budget_tokens - used <= 0:
+            break
+        c = f.cand
+        text = c.text
+        lines = text.count("\n") + 1
+        if lines > max_snippet_lines:
+            text = condense(text, c.path, keep=max_snippet_lines - 1)
+        options = [text]
+        if lines > signature_only_over_lines and rank > 0:
+            options = []
+        short = condense(c.text, c.path, signature=c.signature, doc=c.doc)
+        if short not in options:
+            options.append(short)
+        for option in options:
+            cost = count_tokens(option)
+            if used + cost <= budget_tokens:
+                out.append(
+                    Snippet(
+                        path=c.path,
+                        start_line=c.start_line,
+                        end_line=c.end_line,
+                        score=f.score,
+                        sources=list(f.sources),
+                        text=option,
+                        symbol=c.symbol,
+                    )
+                )
+                used += cost
+                break
+    log.debug("packed %d of %d candidates into %d/%d tokens", len(out), len(fused), used, budget_tokens)
+    return out

@@ -10,7 +10,7 @@ from ragls.cancel import NEVER
 from ragls.engine.buffer import extract_code, split_at_cursor, window
 from ragls.engine.fix import FixEngine, minimal_edits
 from ragls.engine.grounding import called_names, ungrounded_names
-from ragls.engine.testgen import TestGenerator, python_module, test_path_for
+from ragls.engine.testgen import TestGenerator, python_module, locate_test_file
 from ragls.errors import WorkspaceError
 from ragls.indexing.records import Definition
 from ragls.indexing.workspace import WorkspaceIndex
@@ -134,12 +134,12 @@ def test_fix_is_offered_only_when_the_patch_parses(project: WorkspaceIndex) -> N
 
 def test_test_paths_follow_each_language_convention() -> None:
     fn = Definition("add", "function", 1, 2)
-    assert test_path_for("src/pkg/calc.py", "python", fn, None) == ("tests/test_calc.py", "pytest")
-    assert test_path_for("web/util.ts", "typescript", fn, None, "vitest") == ("web/util.test.ts", "vitest")
-    assert test_path_for("lib/calc.go", "go", fn, "calc") == ("lib/calc_test.go", "go test")
-    assert test_path_for("src/lib.rs", "rust", fn, None)[0] == "src/lib.rs"
+    assert locate_test_file("src/pkg/calc.py", "python", fn, None) == ("tests/test_calc.py", "pytest")
+    assert locate_test_file("web/util.ts", "typescript", fn, None, "vitest") == ("web/util.test.ts", "vitest")
+    assert locate_test_file("lib/calc.go", "go", fn, "calc") == ("lib/calc_test.go", "go test")
+    assert locate_test_file("src/lib.rs", "rust", fn, None)[0] == "src/lib.rs"
     method = Definition("add", "method", 3, 4, parent="Calc")
-    assert test_path_for("src/main/java/a/b/Calc.java", "java", method, "a.b")[0] == "src/test/java/a/b/CalcTest.java"
+    assert locate_test_file("src/main/java/a/b/Calc.java", "java", method, "a.b")[0] == "src/test/java/a/b/CalcTest.java"
     assert python_module("src/pkg/calc.py") == "pkg.calc" and python_module("pkg/__init__.py") == "pkg"
 
 

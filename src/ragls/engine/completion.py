@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from ragls.cancel import NEVER, CancelToken
 from ragls.engine.buffer import split_at_cursor, window
 from ragls.engine.grounding import ungrounded_names
+from ragls.engine.prompt_fit import fit_items, token_limit, trim_lines
 from ragls.errors import WorkspaceError
 from ragls.models.backend import GenerationRequest
 from ragls.models.fim import ContextFile, build_prompt, stop_sequences
@@ -103,16 +105,24 @@ class CompletionEngine:
 
         t = time.perf_counter()
         prompt_prefix, prompt_suffix = window(prefix, suffix, PREFIX_LINES, SUFFIX_LINES)
+        limit = token_limit(self.backend, self.max_tokens)
+        if limit is not None:  # the code around the cursor always gets at least half the window
+            prompt_prefix = trim_lines(self.backend, prompt_prefix, limit // 2, keep="end")
+            prompt_suffix = trim_lines(self.backend, prompt_suffix, limit // 8, keep="start")
         template = self.backend.template
-        prompt = build_prompt(
-            template,
-            prefix=prompt_prefix,
-            suffix=prompt_suffix,
-            # Least relevant first: the best snippet ends up closest to the code being written.
-            context=[ContextFile(s.path, s.text) for s in reversed(snippets)],
-            path=query.path,
-            language=language,
-        )
+
+        def render(chosen: Sequence[Snippet]) -> str:
+            return build_prompt(
+                template,
+                prefix=prompt_prefix,
+                suffix=prompt_suffix,
+                # Least relevant first: the best snippet ends up closest to the code being written.
+                context=[ContextFile(s.path, s.text) for s in reversed(chosen)],
+                path=query.path,
+                language=language,
+            )
+
+        snippets, prompt = fit_items(self.backend, snippets, render, self.max_tokens)
         timings["prompt_ms"] = (time.perf_counter() - t) * 1000
 
         t = time.perf_counter()

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from ragls.cancel import NEVER, CancelToken
 from ragls.engine.buffer import extract_code
+from ragls.engine.prompt_fit import chat_max_tokens, chat_tokens, fit_items
 from ragls.indexing.parser import parse_source
 from ragls.retrieval.types import CursorQuery, Snippet
 
@@ -114,7 +115,7 @@ class FixEngine:
 
     def _prompt(self, path: str, region: str, first: int, diagnostic: str | None, context: list[Snippet]) -> list[dict]:
         parts = []
-        for s in context[:4]:
+        for s in context:
             parts.append(f"File {s.path} lines {s.start_line}-{s.end_line}:\n```\n{s.text}\n```")
         numbered = region
         problem = f"The problem reported: {diagnostic}\n" if diagnostic else "Find and fix the bug.\n"
@@ -143,16 +144,24 @@ class FixEngine:
         lines = buffer.split("\n")
         old_region = lines[first - 1 : last]
         try:
-            context = self.retriever.retrieve(CursorQuery(path, first, 1, buffer), cancel=cancel).snippets
+            context = self.retriever.retrieve(CursorQuery(path, first, 1, buffer), cancel=cancel).snippets[:4]
         except Exception:  # one failing stage must not sink the fix
             log.exception("retrieval for fix failed")
             context = []
         before = parse_source(path, buffer.encode("utf-8", "surrogatepass")).syntax_errors
-        messages = self._prompt(path, "\n".join(old_region), first, diagnostic, context)
+        region_text = "\n".join(old_region)
+        want = min(1024, 2 * self.backend.count_tokens(region_text) + 64)
+        context, messages = fit_items(
+            self.backend, context, lambda ctx: self._prompt(path, region_text, first, diagnostic, ctx), want,
+            measure=chat_tokens,
+        )
+        max_tokens = chat_max_tokens(self.backend, messages, want)
+        if max_tokens is None:
+            return FixProposal(path, "Fix with ragls", [], buffer, False, "the code is too long for the model's context window", context)
         reason = "the model proposed no change"
         for attempt in range(self.attempts):
             cancel.raise_if_cancelled()
-            reply = self.backend.chat(messages, max_tokens=512, temperature=0.2 + 0.3 * attempt, cancel=cancel)
+            reply = self.backend.chat(messages, max_tokens=max_tokens, temperature=0.2 + 0.3 * attempt, cancel=cancel)
             code = _reindent(extract_code(reply.text), "\n".join(old_region))
             new_region = code.split("\n")
             if not code.strip() or new_region == old_region:
@@ -161,7 +170,9 @@ class FixEngine:
             new_lines = lines[: first - 1] + new_region + lines[last:]
             new_text = "\n".join(new_lines)
             after = parse_source(path, new_text.encode("utf-8", "surrogatepass")).syntax_errors
-            if after > before:
+            # Offered only if the file parses afterwards, or at least has fewer syntax errors
+            # than before (a broken file elsewhere must not block a real improvement).
+            if after and after >= before:
                 reason = f"the proposed patch does not parse ({after} syntax errors, {before} before)"
                 log.info("fix attempt %d rejected: %s", attempt + 1, reason)
                 continue

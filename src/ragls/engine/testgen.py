@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
 from ragls.cancel import NEVER, CancelToken
 from ragls.engine.buffer import extract_code
+from ragls.engine.prompt_fit import chat_max_tokens, chat_tokens, fit_items
 from ragls.indexing.parser import parse_source
 from ragls.indexing.records import Definition
 from ragls.retrieval.types import CursorQuery
@@ -54,7 +56,7 @@ def python_module(path: str) -> str:
     return ".".join(parts)
 
 
-def test_path_for(
+def locate_test_file(
     path: str, language: str, symbol: Definition, package: str | None, js_runner: str = "jest"
 ) -> tuple[str, str]:
     """(test file path, framework) following the project's convention."""
@@ -157,7 +159,7 @@ class TestGenerator:
         js_runner = "jest"
         if language in ("typescript", "tsx", "javascript"):
             js_runner = "vitest" if "vitest" in (self.index.read_text("package.json") or "") else "jest"
-        test_path, framework = test_path_for(path, language, symbol, package, js_runner)
+        test_path, framework = locate_test_file(path, language, symbol, package, js_runner)
         module = python_module(path) if language == "python" else PurePosixPath(path).stem
         existing = self.index.read_text(test_path) if test_path != path else None
         append = test_path == path or bool(existing)
@@ -169,18 +171,27 @@ class TestGenerator:
             log.exception("retrieval for test generation failed")
             context = []
         style = self._style_example(test_path)
-        user = (
-            "".join(f"Used by it, from {s.path}:\n```\n{s.text}\n```\n" for s in context[:3])
-            + (f"An existing test of this project, follow its style:\n```\n{style}\n```\n" if style else "")
-            + f"Write {framework} unit tests for `{symbol.qualname}` from {path} (import it from `{module}`):\n"
-            + f"```\n{source}\n```\nReply with the complete test file in one fenced code block."
-        )
-        messages = [
-            {"role": "system", "content": "You write small, correct, deterministic unit tests."},
-            {"role": "user", "content": user},
-        ]
-        reply = self.backend.chat(messages, max_tokens=512, temperature=0.2, cancel=cancel)
-        code = extract_code(reply.text).strip() + "\n"
+
+        def render(parts: Sequence[str]) -> list[dict]:
+            user = (
+                "".join(parts)
+                + f"Write {framework} unit tests for `{symbol.qualname}` from {path} (import it from `{module}`):\n"
+                + f"```\n{source}\n```\nReply with the complete test file in one fenced code block."
+            )
+            return [
+                {"role": "system", "content": "You write small, correct, deterministic unit tests."},
+                {"role": "user", "content": user},
+            ]
+
+        parts = [f"Used by it, from {s.path}:\n```\n{s.text}\n```\n" for s in context[:3]]
+        if style:
+            parts.insert(0, f"An existing test of this project, follow its style:\n```\n{style}\n```\n")
+        _, messages = fit_items(self.backend, parts, render, 512, measure=chat_tokens)
+        max_tokens = chat_max_tokens(self.backend, messages, 512)
+        code = ""
+        if max_tokens is not None:
+            reply = self.backend.chat(messages, max_tokens=max_tokens, temperature=0.2, cancel=cancel)
+            code = extract_code(reply.text).strip() + "\n"
         from_model = self._usable(code, test_path if test_path != path else path, symbol)
         if not from_model:
             code = skeleton(language, framework, symbol, module, package)

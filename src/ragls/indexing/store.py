@@ -1,0 +1,329 @@
+"""The SQLite store of the workspace index: connections and every write.
+
+Writes go through one `StoreWriter` (one connection, owned by `WorkspaceIndex.update`).
+A file is replaced by deleting its rows and inserting the new ones inside the current
+transaction; the file row, with its content hash, is written in that same transaction, so a
+file row exists iff its definitions, references, imports and chunks are complete. Several
+files share a transaction (committed every `BATCH_FILES` files or `BATCH_SECONDS`), which
+keeps cold indexing fast while every commit leaves a consistent database.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ragls.indexing.records import ParsedFile
+from ragls.indexing.store_rows import NAME_SEP, FileRows, chunk_terms, split_names
+from ragls.indexing.store_schema import SCHEMA_VERSION, connect, open_database
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "FileRows",
+    "FileState",
+    "ImportToResolve",
+    "Store",
+    "StoreWriter",
+    "chunk_terms",
+]
+
+BATCH_FILES = 200
+BATCH_SECONDS = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class FileState:
+    """What the store remembers about a file to decide whether it changed."""
+
+    file_id: int
+    hash: str
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class ImportToResolve:
+    import_id: int
+    file_id: int
+    path: str
+    language: str
+    module: str
+    names: tuple[str, ...]
+    line: int
+    alias: str | None
+
+
+class Store:
+    """Owns the database file; hands out one read connection per thread and writers."""
+
+    def __init__(self, index_dir: Path) -> None:
+        self.index_dir = index_dir
+        self.path = open_database(index_dir)
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._conns: list[sqlite3.Connection] = []
+        self._closed = False
+
+    def reader(self) -> sqlite3.Connection:
+        """This thread's read connection (autocommit: each query sees the last commit)."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            if self._closed:
+                raise sqlite3.ProgrammingError("store is closed")
+            conn = connect(self.path)
+            self._local.conn = conn
+            with self._lock:
+                self._conns.append(conn)
+        return conn
+
+    def writer(self) -> StoreWriter:
+        return StoreWriter(connect(self.path))
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            conns, self._conns = self._conns, []
+        for conn in conns:
+            try:
+                conn.close()
+            except sqlite3.Error:  # pragma: no cover - closing from another thread mid-query
+                logger.debug("closing a read connection failed", exc_info=True)
+
+
+class StoreWriter:
+    """Batched writes on one connection; use as a context manager (commits or rolls back)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self._pending = 0
+        self._since = 0.0
+        self._next_chunk_rowid = 0
+
+    def __enter__(self) -> StoreWriter:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        try:
+            if exc_type is None:
+                self.commit()
+            elif self.conn.in_transaction:
+                self.conn.rollback()
+        finally:
+            self.conn.close()
+
+    # ---- transactions ---------------------------------------------------------------------
+
+    def begin(self) -> None:
+        if not self.conn.in_transaction:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self._since = time.monotonic()
+            self._pending = 0
+            row = self.conn.execute("SELECT coalesce(max(rowid), 0) FROM chunks").fetchone()
+            self._next_chunk_rowid = int(row[0]) + 1
+
+    def commit(self) -> None:
+        if self.conn.in_transaction:
+            self.conn.commit()
+        self._pending = 0
+
+    def file_done(self) -> None:
+        """Count one finished file; commit when the batch is big or old enough."""
+        self._pending += 1
+        if self._pending >= BATCH_FILES or time.monotonic() - self._since >= BATCH_SECONDS:
+            self.commit()
+
+    # ---- reads the writer needs -----------------------------------------------------------
+
+    def file_states(self) -> dict[str, FileState]:
+        rows = self.conn.execute("SELECT path, id, hash, size, mtime_ns FROM files")
+        return {r[0]: FileState(r[1], r[2], r[3], r[4]) for r in rows}
+
+    def imports_to_resolve(self, file_ids: Iterable[int] | None = None) -> list[ImportToResolve]:
+        sql = (
+            "SELECT i.id, i.file_id, f.path, f.language, i.module, i.names, i.line, i.alias "
+            "FROM imports i JOIN files f ON f.id = i.file_id"
+        )
+        if file_ids is None:
+            rows = self.conn.execute(sql).fetchall()
+        else:
+            rows = []
+            ids = list(file_ids)
+            for start in range(0, len(ids), 500):
+                part = ids[start : start + 500]
+                marks = ",".join("?" * len(part))
+                rows += self.conn.execute(f"{sql} WHERE i.file_id IN ({marks})", part).fetchall()
+        return [ImportToResolve(r[0], r[1], r[2], r[3], r[4], split_names(r[5]), r[6], r[7]) for r in rows]
+
+    # ---- writes (inside a transaction: call begin() first) -------------------------------
+
+    def write_file(
+        self, parsed: ParsedFile | FileRows, size: int, mtime_ns: int, file_id: int | None = None
+    ) -> int:
+        """Replace everything stored about the file; returns its file id."""
+        rows = parsed if isinstance(parsed, FileRows) else FileRows.of(parsed)
+        self.begin()
+        c = self.conn
+        if file_id is None:
+            row = c.execute("SELECT id FROM files WHERE path = ?", (rows.path,)).fetchone()
+            file_id = row[0] if row else None
+        values = (rows.language, rows.hash, size, mtime_ns, rows.lines, rows.syntax_errors)
+        if file_id is None:
+            cur = c.execute(
+                "INSERT INTO files(path, language, hash, size, mtime_ns, lines, syntax_errors) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (rows.path, *values),
+            )
+            file_id = int(cur.lastrowid or 0)
+        else:
+            self._delete_children(file_id)
+            c.execute(
+                "UPDATE files SET language=?, hash=?, size=?, mtime_ns=?, lines=?, syntax_errors=? "
+                "WHERE id=?",
+                (*values, file_id),
+            )
+        c.executemany(
+            "INSERT INTO definitions(file_id, name, qualname, kind, start_line, end_line, signature, doc) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(file_id, *d) for d in rows.definitions],
+        )
+        c.execute(
+            "INSERT INTO file_refs(file_id, names, data) VALUES (?, ?, ?)",
+            (file_id, NAME_SEP.join(rows.ref_names), rows.refs_blob),
+        )
+        c.executemany(
+            "INSERT INTO ref_names(name, file_id) VALUES (?, ?)", [(n, file_id) for n in rows.ref_names]
+        )
+        c.executemany(
+            "INSERT INTO imports(file_id, module, names, line, alias) VALUES (?, ?, ?, ?, ?)",
+            [(file_id, *i) for i in rows.imports],
+        )
+        first = self._next_chunk_rowid
+        self._next_chunk_rowid += len(rows.chunks)
+        c.executemany(
+            "INSERT INTO chunks(rowid, file_id, chunk_id, start_line, end_line, kind, name, text, "
+            "content_hash, nterms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(first + n, file_id, *ch) for n, ch in enumerate(rows.chunks)],
+        )
+        c.executemany(
+            "INSERT INTO chunks_fts(rowid, terms) VALUES (?, ?)",
+            [(first + n, t) for n, t in enumerate(rows.terms)],
+        )
+        return file_id
+
+    def touch_file(self, file_id: int, size: int, mtime_ns: int) -> None:
+        """Same content, new stat: remember the stat so the next scan skips the hash."""
+        self.begin()
+        self.conn.execute("UPDATE files SET size=?, mtime_ns=? WHERE id=?", (size, mtime_ns, file_id))
+
+    def delete_files(self, file_ids: Iterable[int]) -> None:
+        self.begin()
+        for file_id in file_ids:
+            self._delete_children(file_id)
+            self.conn.execute("DELETE FROM files WHERE id = ?", (file_id,))
+
+    def _delete_children(self, file_id: int) -> None:
+        c = self.conn
+        c.execute("DELETE FROM chunks WHERE file_id = ?", (file_id,))  # trigger drops FTS rows
+        c.execute("DELETE FROM definitions WHERE file_id = ?", (file_id,))
+        row = c.execute("SELECT names FROM file_refs WHERE file_id = ?", (file_id,)).fetchone()
+        if row is not None:  # ref_names has no file index (it would double its insert cost)
+            c.executemany(
+                "DELETE FROM ref_names WHERE name = ? AND file_id = ?",
+                [(n, file_id) for n in split_names(row[0])],
+            )
+            c.execute("DELETE FROM file_refs WHERE file_id = ?", (file_id,))
+        c.execute("DELETE FROM import_targets WHERE file_id = ?", (file_id,))
+        c.execute("DELETE FROM imports WHERE file_id = ?", (file_id,))
+
+    def replace_targets(self, rows: Iterable[tuple[int, int, str]], file_ids: Sequence[int] | None) -> None:
+        """Store resolved (import_id, file_id, target_path); file_ids=None replaces all targets."""
+        self.begin()
+        if file_ids is None:
+            self.conn.execute("DELETE FROM import_targets")
+        else:
+            self.conn.executemany("DELETE FROM import_targets WHERE file_id = ?", [(i,) for i in file_ids])
+        self.conn.executemany(
+            "INSERT INTO import_targets(import_id, file_id, target_path) VALUES (?, ?, ?)", rows
+        )
+
+    def set_meta(self, values: dict[str, object]) -> None:
+        self.begin()
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+            [(k, json.dumps(v)) for k, v in values.items()],
+        )
+
+    def get_meta(self, key: str, default: object = None) -> object:
+        return read_meta(self.conn, key, default)
+
+    def recount_edges(self, file_ids: Collection[int] | None) -> int:
+        """Recompute the edges leaving `file_ids` and their importers (None: every file); return the total.
+
+        A file's edges: the distinct workspace files it imports, plus the distinct names it
+        references that are defined in itself or in a file it imports (a name used many times
+        in a file counts once; resolution is by name, as in `resolve_name`).
+        """
+        if file_ids is None:
+            ids = None
+        else:
+            ids = set(file_ids)
+            paths = [r[0] for r in self._select_in("SELECT path FROM files WHERE id", ids)]
+            ids |= {
+                r[0] for r in self._select_in("SELECT file_id FROM import_targets WHERE target_path", paths)
+            }
+        targets: dict[int, set[int]] = defaultdict(set)
+        sql = (
+            "SELECT t.file_id, f.id FROM import_targets t JOIN files f ON f.path = t.target_path "
+            "WHERE t.file_id"
+        )
+        for src, dst in self._select_in(sql, ids):
+            targets[src].add(dst)
+        if ids is None:
+            names = self.conn.execute("SELECT file_id, name FROM ref_names").fetchall()
+        else:
+            names = [
+                (f, n)
+                for f, joined in self._select_in("SELECT file_id, names FROM file_refs WHERE file_id", ids)
+                for n in split_names(joined)
+            ]
+        wanted = None if ids is None else ids.union(*targets.values())
+        def_files: dict[str, set[int]] = defaultdict(set)
+        for file_id, name in self._select_in("SELECT file_id, name FROM definitions WHERE file_id", wanted):
+            def_files[name].add(file_id)
+        counts = {f: len(t) for f, t in targets.items()}
+        for file_id, name in names:
+            where = def_files.get(name)
+            if where and (file_id in where or not where.isdisjoint(targets.get(file_id, ()))):
+                counts[file_id] = counts.get(file_id, 0) + 1
+        self.begin()
+        if ids is None:
+            self.conn.execute("UPDATE files SET edges = 0")
+        else:
+            self.conn.executemany("UPDATE files SET edges = 0 WHERE id = ?", [(i,) for i in ids])
+        self.conn.executemany("UPDATE files SET edges = ? WHERE id = ?", [(n, f) for f, n in counts.items()])
+        return int(self.conn.execute("SELECT coalesce(sum(edges), 0) FROM files").fetchone()[0])
+
+    def _select_in(self, sql: str, values: Collection[object] | None) -> list[tuple]:  # type: ignore[type-arg]
+        """Rows of `sql` + " IN (values)" in slices; values=None drops the condition."""
+        if values is None:
+            return self.conn.execute(sql.rsplit(" WHERE ", 1)[0]).fetchall()
+        items = list(values)
+        rows: list[tuple] = []  # type: ignore[type-arg]
+        for start in range(0, len(items), 500):
+            part = items[start : start + 500]
+            rows += self.conn.execute(f"{sql} IN ({','.join('?' * len(part))})", part).fetchall()
+        return rows
+
+
+def read_meta(conn: sqlite3.Connection, key: str, default: object = None) -> object:
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return json.loads(row[0]) if row else default

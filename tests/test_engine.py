@@ -181,3 +181,15 @@ def test_completion_pipeline_with_a_real_gguf(project: WorkspaceIndex, tmp_path:
         assert bare.context == []
     finally:
         backend.close()
+
+
+def test_a_rewrite_is_not_offered_as_a_fix(project: WorkspaceIndex) -> None:
+    path = "shop/service.py"
+    broken = (project.root / path).read_text().replace("price * (1 - rate)", "price * (1 - rate")
+    line = broken.split("\n").index("    return price * (1 - rate") + 1
+    unrelated = "```python\nimport numpy as np\n\ndef search(q):\n    return np.array(q)\n```"
+    proposal = FixEngine(project, Retriever(project), ScriptedBackend([unrelated] * 3)).propose(
+        path, broken, line, line, None
+    )
+    assert proposal is not None and not proposal.verified
+    assert "drops or renames apply_discount" in proposal.reason

@@ -42,8 +42,9 @@ def _say(title: str) -> None:
 
 def pick_completion_spot(index) -> tuple[str, int, int] | None:  # noqa: ANN001
     """A line in a Python file that calls something imported from another workspace file."""
-    for path in sorted(index.files()):
-        if not path.endswith(".py") or "/tests/" in f"/{path}":
+    files = sorted(index.files(), key=lambda p: (not p.startswith("src/"), p))  # the product code first
+    for path in files:
+        if not path.endswith(".py") or "/tests/" in f"/{path}" or path.startswith("bench/"):
             continue
         imported: set[str] = set()
         for imp in index.imports_of(path):

@@ -102,6 +102,28 @@ def _reindent(code: str, like: str) -> str:
     return "\n".join(want + line if line.strip() else line for line in code.split("\n"))
 
 
+MIN_SIMILARITY = 0.5  # a fix is a small change; a rewrite of the region is something else
+
+
+def _defined_names(lines: list[str], path: str) -> set[str]:
+    try:
+        parsed = parse_source(path, "\n".join(lines).encode("utf-8", "surrogatepass"))
+    except ValueError:
+        return set()
+    return {d.name for d in parsed.definitions if d.parent is None and d.kind != "package"}
+
+
+def _drift(old_region: list[str], new_region: list[str], path: str) -> str | None:
+    """Why a patch is not a fix of the region (it renames or drops definitions, or rewrites it)."""
+    lost = _defined_names(old_region, path) - _defined_names(new_region, path)
+    if lost:
+        return f"the patch drops or renames {', '.join(sorted(lost))}"
+    ratio = difflib.SequenceMatcher(a="\n".join(old_region), b="\n".join(new_region), autojunk=False).ratio()
+    if ratio < MIN_SIMILARITY:
+        return f"the patch rewrites the code instead of fixing it (similarity {ratio:.2f})"
+    return None
+
+
 class FixEngine:
     """Asks the model for a corrected region and verifies it before offering it."""
 
@@ -174,6 +196,11 @@ class FixEngine:
             # than before (a broken file elsewhere must not block a real improvement).
             if after and after >= before:
                 reason = f"the proposed patch does not parse ({after} syntax errors, {before} before)"
+                log.info("fix attempt %d rejected: %s", attempt + 1, reason)
+                continue
+            drift = _drift(old_region, new_region, path)
+            if drift:
+                reason = drift
                 log.info("fix attempt %d rejected: %s", attempt + 1, reason)
                 continue
             edits = minimal_edits(old_region, new_region, first)

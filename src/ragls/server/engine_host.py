@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -81,6 +83,7 @@ class SessionHost:
         self.model_name = _model_label(settings)
         self._engine: Any = None
         self._scheduler: Any = None
+        self._busy = 0  # requests in flight that need the cores more than embedding does
         self._lock = threading.Lock()
 
     def _completion_engine(self) -> Any:
@@ -95,7 +98,23 @@ class SessionHost:
             return self._engine
 
     def complete(self, query: Any, *, cancel: CancelToken) -> Any:
-        return self._completion_engine().complete(query, cancel=cancel)
+        # Background embedding yields the two cores while a completion runs.
+        with self._foreground():
+            return self._completion_engine().complete(query, cancel=cancel)
+
+    @contextmanager
+    def _foreground(self) -> Iterator[None]:
+        with self._lock:
+            self._busy += 1
+            if self._scheduler is not None:
+                self._scheduler.pause()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._busy -= 1
+                if self._busy == 0 and self._scheduler is not None:
+                    self._scheduler.resume()
 
     def propose_fix(
         self,
@@ -106,9 +125,10 @@ class SessionHost:
         diagnostic: str | None,
         cancel: CancelToken,
     ) -> Any:
-        return self.session.fix_engine().propose(
-            path, buffer, start_line, end_line, diagnostic, cancel=cancel
-        )
+        with self._foreground():
+            return self.session.fix_engine().propose(
+                path, buffer, start_line, end_line, diagnostic, cancel=cancel
+            )
 
     def test_target(self, path: str, buffer: str, line: int) -> Any:
         from ragls.engine.testgen import TestGenerator
@@ -117,7 +137,8 @@ class SessionHost:
         return TestGenerator(self.index, self.session.retriever, None).target_at(path, buffer, line)  # type: ignore[arg-type]
 
     def generate_tests(self, path: str, buffer: str, line: int, cancel: CancelToken) -> Any:
-        return self.session.test_generator().generate(path, buffer, line, cancel=cancel)
+        with self._foreground():
+            return self.session.test_generator().generate(path, buffer, line, cancel=cancel)
 
     def select_model(self, name_or_path: str) -> str:
         config = self.session.config.model

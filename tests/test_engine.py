@@ -10,7 +10,7 @@ from ragls.cancel import NEVER
 from ragls.engine.buffer import extract_code, split_at_cursor, window
 from ragls.engine.fix import FixEngine, minimal_edits
 from ragls.engine.grounding import called_names, ungrounded_names
-from ragls.engine.testgen import TestGenerator, python_module, locate_test_file
+from ragls.engine.testgen import TestGenerator, locate_test_file, python_module
 from ragls.errors import WorkspaceError
 from ragls.indexing.records import Definition
 from ragls.indexing.workspace import WorkspaceIndex
@@ -28,7 +28,7 @@ PROJECT = {
             """Fetch an order."""
             return Order(order_id * 10)
         ''',
-    "shop/service.py": '''
+    "shop/service.py": """
         from shop.models import load_order
 
 
@@ -39,7 +39,7 @@ PROJECT = {
 
         def apply_discount(price, rate):
             return price * (1 - rate)
-        ''',
+        """,
 }
 
 
@@ -53,12 +53,12 @@ class ScriptedBackend:
         self.replies = list(replies)
         self.prompts: list[list[dict]] = []
 
-    def chat(self, messages, max_tokens=512, temperature=0.2, cancel=NEVER):  # noqa: ANN001
+    def chat(self, messages, max_tokens=512, temperature=0.2, cancel=NEVER):
         self.prompts.append(messages)
         text = self.replies.pop(0) if self.replies else ""
         return GenerationResult(text, self.name, len(text.split()), "stop", 1.0)
 
-    def generate(self, req, cancel=NEVER, on_text=None):  # noqa: ANN001
+    def generate(self, req, cancel=NEVER, on_text=None):
         return self.chat([])
 
     def count_tokens(self, text: str) -> int:
@@ -69,7 +69,7 @@ class ScriptedBackend:
 
 
 @pytest.fixture
-def project(write_workspace) -> WorkspaceIndex:  # noqa: ANN001
+def project(write_workspace) -> WorkspaceIndex:
     root = write_workspace(PROJECT)
     index = WorkspaceIndex.open(root)
     index.update()
@@ -120,7 +120,9 @@ def test_fix_is_offered_only_when_the_patch_parses(project: WorkspaceIndex) -> N
             "```python\ndef apply_discount(price, rate):\n    return price * (1 - rate)\n```",
         ]
     )
-    proposal = FixEngine(project, retriever, bad_then_good).propose(path, broken, line, line, "'(' was never closed")
+    proposal = FixEngine(project, retriever, bad_then_good).propose(
+        path, broken, line, line, "'(' was never closed"
+    )
     assert proposal is not None and proposal.verified
     assert [(e.start_line, e.end_line) for e in proposal.edits] == [(line, line)]
     assert proposal.edits[0].new_text == "    return price * (1 - rate)\n"
@@ -139,7 +141,10 @@ def test_test_paths_follow_each_language_convention() -> None:
     assert locate_test_file("lib/calc.go", "go", fn, "calc") == ("lib/calc_test.go", "go test")
     assert locate_test_file("src/lib.rs", "rust", fn, None)[0] == "src/lib.rs"
     method = Definition("add", "method", 3, 4, parent="Calc")
-    assert locate_test_file("src/main/java/a/b/Calc.java", "java", method, "a.b")[0] == "src/test/java/a/b/CalcTest.java"
+    assert (
+        locate_test_file("src/main/java/a/b/Calc.java", "java", method, "a.b")[0]
+        == "src/test/java/a/b/CalcTest.java"
+    )
     assert python_module("src/pkg/calc.py") == "pkg.calc" and python_module("pkg/__init__.py") == "pkg"
 
 
@@ -148,7 +153,10 @@ def test_generated_tests_use_the_model_when_they_parse(project: WorkspaceIndex) 
     buffer = (project.root / path).read_text()
     reply = "```python\ndef test_apply_discount():\n    assert apply_discount(100, 0.5) == 50\n```"
     gen = TestGenerator(project, Retriever(project), ScriptedBackend([reply]))
-    assert gen.target_at(path, buffer, 10) is not None and gen.target_at(path, buffer, 10).name == "apply_discount"
+    assert (
+        gen.target_at(path, buffer, 10) is not None
+        and gen.target_at(path, buffer, 10).name == "apply_discount"
+    )
     test = gen.generate(path, buffer, 10)
     assert test.path == "tests/test_service.py" and not test.append and test.from_model
     assert test.content.startswith("from shop.service import apply_discount")

@@ -57,7 +57,7 @@ def workspace_path(root: Path, file: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from ragls.engine.session import open_session
-    from ragls.errors import ConfigError, RaglsError, WorkspaceError
+    from ragls.errors import ConfigError, WorkspaceError
     from ragls.retrieval.types import CursorQuery, RetrievalConfig
 
     root = Path(args.workspace).resolve()
@@ -66,7 +66,9 @@ def run(args: argparse.Namespace) -> int:
     if not args.batch and (args.file is None or args.line is None or args.col is None):
         raise ConfigError("complete needs --file, --line and --col (or --batch)")
     session = open_session(
-        root, model_config=model_config_from_args(args), retrieval_config=RetrievalConfig(budget_tokens=args.budget)
+        root,
+        model_config=model_config_from_args(args),
+        retrieval_config=RetrievalConfig(budget_tokens=args.budget),
     )
     try:
         if session.index.is_empty():
@@ -74,24 +76,16 @@ def run(args: argparse.Namespace) -> int:
         session.enable_dense()
         engine = session.completion_engine()
 
-        def one(file: str, line: int, col: int, text: str | None) -> dict[str, Any]:
-            rel = workspace_path(root, file)
-            return engine.complete(CursorQuery(rel, line, col, text), no_context=args.no_context).to_json()
+        def one(query: CursorQuery) -> dict[str, Any]:
+            query.path = workspace_path(root, query.path)
+            return engine.complete(query, no_context=args.no_context).to_json()
 
         if args.batch:
-            with open(args.batch, encoding="utf-8") as fh:
-                for raw in fh:
-                    if not raw.strip():
-                        continue
-                    try:
-                        q = json.loads(raw)
-                        out = one(q["file"], int(q["line"]), int(q["col"]), q.get("text"))
-                    except (RaglsError, KeyError, ValueError, TypeError) as exc:
-                        out = {"error": f"{type(exc).__name__}: {exc}"}
-                    print(json.dumps(out), flush=True)
-            return 0
+            from ragls.cli.batch import run_batch
+
+            return run_batch(args.batch, one, sys.stdout)
         text = sys.stdin.read() if args.stdin else None
-        result = one(args.file, args.line, args.col, text)
+        result = one(CursorQuery(args.file, args.line, args.col, text))
         if args.json:
             print(json.dumps(result))
         else:

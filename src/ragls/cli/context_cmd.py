@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
-from ragls.errors import ModelError, RaglsError, WorkspaceError
+from ragls.errors import ModelError, WorkspaceError
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +28,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--top-k", type=int, default=None, help="at most K snippets")
     p.add_argument("--budget", type=int, default=None, metavar="TOKENS", help="token budget of the snippets")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--batch", metavar="QUERIES.jsonl",
-                   help='queries {"file","line","col","text"?}, one per line ("-": stdin); JSON lines out')
+    p.add_argument(
+        "--batch",
+        metavar="QUERIES.jsonl",
+        help='queries {"file","line","col","text"?}, one per line ("-": stdin); JSON lines out',
+    )
     p.add_argument("--no-dense", action="store_true", help="skip dense (embedding) retrieval")
     p.add_argument("--embed", action="store_true", help="embed missing chunks before retrieving")
     p.set_defaults(func=run)
@@ -115,46 +118,9 @@ def _print_readable(result: Any, out: IO[str]) -> None:
 
 
 def _run_batch(retriever: Any, args: argparse.Namespace, out: IO[str]) -> int:
-    from ragls.retrieval.types import CursorQuery
+    from ragls.cli.batch import run_batch
 
-    source = sys.stdin if args.batch == "-" else _open_batch(args.batch)
-    try:
-        for raw in source:
-            if not raw.strip():
-                continue
-            try:
-                item = json.loads(raw)
-                if not isinstance(item, dict):
-                    raise ValueError("a query must be a JSON object")
-                query = CursorQuery(
-                    path=_field(item, "file", str), line=_field(item, "line", int),
-                    col=int(item.get("col", 1)), text=item.get("text"),
-                )
-                if query.text is not None and not isinstance(query.text, str):
-                    raise ValueError('"text" must be a string')
-                result = retriever.retrieve(query, top_k=args.top_k, budget_tokens=args.budget)
-                line: dict[str, Any] = _result_json(result)
-            except (ValueError, TypeError, RaglsError) as exc:
-                line = {"error": str(exc) or type(exc).__name__}
-            out.write(json.dumps(line) + "\n")
-            out.flush()
-    finally:
-        if source is not sys.stdin:
-            source.close()
-    return 0
+    def answer(query: Any) -> dict[str, Any]:
+        return _result_json(retriever.retrieve(query, top_k=args.top_k, budget_tokens=args.budget))
 
-
-def _open_batch(path: str) -> IO[str]:
-    try:
-        return open(path, encoding="utf-8")
-    except OSError as exc:
-        raise WorkspaceError(f"cannot read batch file {path}: {exc.strerror}") from exc
-
-
-def _field(item: dict[str, Any], name: str, kind: type) -> Any:
-    if name not in item:
-        raise ValueError(f'missing field "{name}"')
-    value = item[name]
-    if (kind is int and isinstance(value, bool)) or not isinstance(value, kind):
-        raise ValueError(f'field "{name}" must be {"an integer" if kind is int else "a string"}')
-    return value
+    return run_batch(args.batch, answer, out)

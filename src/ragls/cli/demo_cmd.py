@@ -16,7 +16,10 @@ from pathlib import Path
 
 import ragls
 
-DEMO_BUG = ("def line_count(text: str) -> int:", 'return text.count("\\n") + (0 if text.endswith("\\n") or not text else 1)')
+DEMO_BUG = (
+    "def line_count(text: str) -> int:",
+    'return text.count("\\n") + (0 if text.endswith("\\n") or not text else 1)',
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,7 +43,7 @@ def _say(title: str) -> None:
     print(f"\n== {title} " + "=" * max(0, 70 - len(title)), flush=True)
 
 
-def pick_completion_spot(index) -> tuple[str, int, int] | None:  # noqa: ANN001
+def pick_completion_spot(index) -> tuple[str, int, int] | None:
     """A line in a Python file that calls something imported from another workspace file."""
     files = sorted(index.files(), key=lambda p: (not p.startswith("src/"), p))  # the product code first
     for path in files:
@@ -97,12 +100,14 @@ def run(args: argparse.Namespace) -> int:
         text = index.read_text(path) or ""
         lines = text.split("\n")
         print("  cursor line: " + lines[line - 1].strip())
-        buffer = "\n".join(lines[: line - 1] + [lines[line - 1][: col - 1]])  # the editor buffer up to the cursor
+        buffer = "\n".join([*lines[: line - 1], lines[line - 1][: col - 1]])  # the buffer up to the cursor
         print(f"  loading model {args.model or 'SmolLM2-135M-Instruct (bundled)'} ...", flush=True)
         result = session.completion_engine().complete(CursorQuery(path, line, col, buffer))
         print("  context used (why each snippet was chosen):")
         for s in result.context:
-            print(f"    {s.path}:{s.start_line}-{s.end_line}  score {s.score:.3f}  via {', '.join(s.sources)}")
+            print(
+                f"    {s.path}:{s.start_line}-{s.end_line}  score {s.score:.3f}  via {', '.join(s.sources)}"
+            )
         print("  completion:")
         for out_line in (result.completion or "(empty)").split("\n"):
             print("    | " + out_line)
@@ -117,7 +122,9 @@ def run(args: argparse.Namespace) -> int:
         if original and DEMO_BUG[1] in original:
             broken = original.replace(DEMO_BUG[1], DEMO_BUG[1].replace('count("\\n")', 'count("\\n"'))
             bug_line = broken.split("\n").index(next(x for x in broken.split("\n") if 'count("\\n"' in x)) + 1
-            proposal = session.fix_engine().propose(fix_path, broken, bug_line, bug_line, "SyntaxError: '(' was never closed")
+            proposal = session.fix_engine().propose(
+                fix_path, broken, bug_line, bug_line, "SyntaxError: '(' was never closed"
+            )
             if proposal is None or not proposal.verified:
                 print(f"  no verified fix offered: {proposal.reason if proposal else 'no proposal'}")
             else:
@@ -133,10 +140,13 @@ def run(args: argparse.Namespace) -> int:
 
         _say("5. Generate unit tests (shown, not written)")
         if target_buffer:
-            def_line = next(i for i, x in enumerate(target_buffer.split("\n"), 1) if x.startswith("def split_at_cursor"))
+            def_line = next(
+                i for i, x in enumerate(target_buffer.split("\n"), 1) if x.startswith("def split_at_cursor")
+            )
             test = session.test_generator().generate(fix_path, target_buffer, def_line)
             origin = "model" if test.from_model else "skeleton (the model's output did not parse)"
-            print(f"  {test.framework} tests for {test.symbol} -> {test.path} ({'append' if test.append else 'new file'}; {origin})")
+            where = "append" if test.append else "new file"
+            print(f"  {test.framework} tests for {test.symbol} -> {test.path} ({where}; {origin})")
             for out_line in test.content.strip("\n").split("\n")[:30]:
                 print("    | " + out_line)
         print("\nDone. Start the server with: .venv/bin/ragls serve  (see README for editor set-up)")

@@ -143,7 +143,9 @@ class CompletionEngine:
         t = time.perf_counter()
         completion = postprocess(generated.text, prefix=prefix, suffix=suffix, language=language or "")
         ungrounded = (
-            ungrounded_names(completion, language=language or "", path=query.path, buffer=buffer, index=self.index)
+            ungrounded_names(
+                completion, language=language or "", path=query.path, buffer=buffer, index=self.index
+            )
             if completion
             else []
         )
@@ -153,8 +155,13 @@ class CompletionEngine:
         elapsed = (time.perf_counter() - t0) * 1000
         log.debug(
             "completion %s:%d:%d retrieval_ms=%.1f prompt_ms=%.1f generation_ms=%.1f snippets=%d",
-            query.path, query.line, query.col, timings["retrieval_ms"], timings["prompt_ms"],
-            timings["generation_ms"], len(snippets),
+            query.path,
+            query.line,
+            query.col,
+            timings["retrieval_ms"],
+            timings["prompt_ms"],
+            timings["generation_ms"],
+            len(snippets),
         )
         return CompletionResult(
             completion=completion,

@@ -90,6 +90,7 @@ def minimal_edits(old_lines: list[str], new_lines: list[str], first_line: int) -
 
 def _reindent(code: str, like: str) -> str:
     """Give `code` the base indentation of `like` when the model dropped it."""
+
     def base(text: str) -> str:
         for line in text.split("\n"):
             if line.strip():
@@ -135,7 +136,9 @@ class FixEngine:
         self.backend = backend
         self.attempts = attempts
 
-    def _prompt(self, path: str, region: str, first: int, diagnostic: str | None, context: list[Snippet]) -> list[dict]:
+    def _prompt(
+        self, path: str, region: str, first: int, diagnostic: str | None, context: list[Snippet]
+    ) -> list[dict]:
         parts = []
         for s in context:
             parts.append(f"File {s.path} lines {s.start_line}-{s.end_line}:\n```\n{s.text}\n```")
@@ -148,7 +151,10 @@ class FixEngine:
             + "Reply with the corrected version of exactly this code in one fenced code block, nothing else."
         )
         return [
-            {"role": "system", "content": "You are an expert programmer who fixes bugs with minimal changes."},
+            {
+                "role": "system",
+                "content": "You are an expert programmer who fixes bugs with minimal changes.",
+            },
             {"role": "user", "content": user},
         ]
 
@@ -174,16 +180,29 @@ class FixEngine:
         region_text = "\n".join(old_region)
         want = min(1024, 2 * self.backend.count_tokens(region_text) + 64)
         context, messages = fit_items(
-            self.backend, context, lambda ctx: self._prompt(path, region_text, first, diagnostic, ctx), want,
+            self.backend,
+            context,
+            lambda ctx: self._prompt(path, region_text, first, diagnostic, ctx),
+            want,
             measure=chat_tokens,
         )
         max_tokens = chat_max_tokens(self.backend, messages, want)
         if max_tokens is None:
-            return FixProposal(path, "Fix with ragls", [], buffer, False, "the code is too long for the model's context window", context)
+            return FixProposal(
+                path,
+                "Fix with ragls",
+                [],
+                buffer,
+                False,
+                "the code is too long for the model's context window",
+                context,
+            )
         reason = "the model proposed no change"
         for attempt in range(self.attempts):
             cancel.raise_if_cancelled()
-            reply = self.backend.chat(messages, max_tokens=max_tokens, temperature=0.2 + 0.3 * attempt, cancel=cancel)
+            reply = self.backend.chat(
+                messages, max_tokens=max_tokens, temperature=0.2 + 0.3 * attempt, cancel=cancel
+            )
             code = _reindent(extract_code(reply.text), "\n".join(old_region))
             new_region = code.split("\n")
             if not code.strip() or new_region == old_region:
@@ -210,7 +229,8 @@ class FixEngine:
                 edits=edits,
                 new_text=new_text,
                 verified=True,
-                reason="patched file parses" + (f"; {before - after} syntax error(s) fewer" if after < before else ""),
+                reason="patched file parses"
+                + (f"; {before - after} syntax error(s) fewer" if after < before else ""),
                 context=context,
             )
         return FixProposal(path, "Fix with ragls", [], buffer, False, reason, context)

@@ -72,7 +72,9 @@ def chat_tokens(backend: CompletionBackend, messages: Sequence[dict]) -> int:
     return sum(backend.count_tokens(m["content"]) + CHAT_OVERHEAD_TOKENS for m in messages)
 
 
-def chat_max_tokens(backend: CompletionBackend, messages: Sequence[dict], want: int, floor: int = 48) -> int | None:
+def chat_max_tokens(
+    backend: CompletionBackend, messages: Sequence[dict], want: int, floor: int = 48
+) -> int | None:
     """How many tokens a chat reply may use: `want`, or less when the window is short; None if hopeless."""
     n_ctx = getattr(backend, "n_ctx", None)
     if not isinstance(n_ctx, int) or n_ctx <= 0:

@@ -97,13 +97,14 @@ def skeleton(language: str, framework: str, symbol: Definition, module: str, pac
         )
     if language == "go":
         return (
-            f"package {package or 'main'}\n\nimport \"testing\"\n\n"
+            f'package {package or "main"}\n\nimport "testing"\n\n'
             f"func Test{name[:1].upper()}{name[1:]}(t *testing.T) {{\n\t// {note}\n\t_ = {name}\n}}\n"
         )
     if language == "rust":
         return (
             "\n#[cfg(test)]\nmod tests {\n    use super::*;\n\n"
-            f"    // {note}\n    #[test]\n    fn {name.lower()}_exists() {{\n        let _ = {name};\n    }}\n}}\n"
+            f"    // {note}\n    #[test]\n"
+            f"    fn {name.lower()}_exists() {{\n        let _ = {name};\n    }}\n}}\n"
         )
     if language == "java":
         cls = (symbol.parent or name).split(".")[0]
@@ -134,9 +135,9 @@ class TestGenerator:
             return None
         best: Definition | None = None
         for d in parsed.definitions:
-            if d.kind in TESTABLE_KINDS and d.start_line <= line <= d.end_line:
-                if best is None or d.end_line - d.start_line <= best.end_line - best.start_line:
-                    best = d
+            inside = d.kind in TESTABLE_KINDS and d.start_line <= line <= d.end_line
+            if inside and (best is None or d.end_line - d.start_line <= best.end_line - best.start_line):
+                best = d
         return best
 
     def _style_example(self, test_path: str) -> str:
@@ -166,7 +167,9 @@ class TestGenerator:
 
         source = "\n".join(buffer.split("\n")[symbol.start_line - 1 : symbol.end_line])
         try:
-            context = self.retriever.retrieve(CursorQuery(path, symbol.start_line, 1, buffer), cancel=cancel).snippets
+            context = self.retriever.retrieve(
+                CursorQuery(path, symbol.start_line, 1, buffer), cancel=cancel
+            ).snippets
         except Exception:
             log.exception("retrieval for test generation failed")
             context = []
@@ -175,7 +178,8 @@ class TestGenerator:
         def render(parts: Sequence[str]) -> list[dict]:
             user = (
                 "".join(parts)
-                + f"Write {framework} unit tests for `{symbol.qualname}` from {path} (import it from `{module}`):\n"
+                + f"Write {framework} unit tests for `{symbol.qualname}` from {path}"
+                + f" (import it from `{module}`):\n"
                 + f"```\n{source}\n```\nReply with the complete test file in one fenced code block."
             )
             return [

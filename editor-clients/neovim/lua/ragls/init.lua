@@ -39,6 +39,12 @@ function M.setup(user)
       M.start(args.buf, opts)
     end,
   })
+  -- buffers that were already open when setup() ran (e.g. a file given on the command line)
+  for _, buf in ipairs(vim.api.nvim_list_bufs()) do
+    if vim.api.nvim_buf_is_loaded(buf) and vim.tbl_contains(opts.filetypes, vim.bo[buf].filetype) then
+      M.start(buf, opts)
+    end
+  end
   if opts.inline_completion and vim.lsp.inline_completion then
     vim.lsp.inline_completion.enable(true)
     if opts.accept_key then

@@ -1,5 +1,5 @@
 // ragls for VS Code: starts `ragls serve` over stdio through vscode-languageclient.
-// vscode-languageclient 9 wires textDocument/inlineCompletion (LSP 3.18) into VS Code's
+// vscode-languageclient 10 wires textDocument/inlineCompletion (LSP 3.18) into VS Code's
 // inline suggestions; settings under "ragls" are sent as initializationOptions and on change.
 // The server's own commands (ragls.reindex, ...) are registered by the client library, so the
 // palette entries here use "ragls.ui.*" ids that call them and show the result.

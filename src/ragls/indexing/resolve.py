@@ -1,8 +1,9 @@
 """Import resolution: which workspace files an `Import` record points to.
 
-`ImportResolver` is built once per index update from the list of indexed files; every lookup
-is a set/dict probe. Project files the resolver needs besides sources (`go.mod`,
-`tsconfig.json`/`jsconfig.json`, `Cargo.toml`) are read lazily from disk and cached.
+`ImportResolver` is built from the list of indexed files and kept while that list stays the
+same (`ResolverCache`); every lookup is a set/dict probe. Project files the resolver needs
+besides sources (`go.mod`, `tsconfig.json`/`jsconfig.json`, `Cargo.toml`) are read lazily from
+disk and cached; a change to one of them (by mtime) makes the cached resolver stale.
 An empty tuple means external (stdlib, third-party) or unresolvable; `resolve` never raises.
 """
 
@@ -10,10 +11,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import posixpath
 import re
+import threading
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +67,34 @@ def strip_json_comments(text: str) -> str:
     return re.sub(r",(\s*[}\]])", r"\1", "".join(out))
 
 
+def _mtime(path: Path) -> int | None:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None
+
+
+class ResolverCache:
+    """One `ImportResolver`, rebuilt only when the file list or a project file it read changed."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self._lock = threading.Lock()
+        self._resolver: ImportResolver | None = None
+
+    def get(self, files: Collection[str]) -> ImportResolver:
+        wanted = files if isinstance(files, (set, frozenset)) else set(files)
+        with self._lock:
+            resolver = self._resolver
+            if resolver is None or resolver.files != wanted or resolver.project_files_changed():
+                resolver = self._resolver = ImportResolver(self.root, wanted)
+            return resolver
+
+    def clear(self) -> None:
+        with self._lock:
+            self._resolver = None
+
+
 class ImportResolver:
     """Maps (importing file, language, Import) to workspace files."""
 
@@ -83,6 +114,7 @@ class ImportResolver:
         self._ts_configs: dict[str, list[tuple[str, dict[str, Any]]]] = {}
         self._rust_roots: dict[str, tuple[str, str]] = {}
         self._rust_crates: dict[str, tuple[str, str]] | None = None
+        self._read_stamps: dict[str, int | None] = {}  # project files read -> mtime_ns (None: absent)
 
     # ---- entry point ------------------------------------------------------------------------
 
@@ -107,10 +139,15 @@ class ImportResolver:
             return ()
 
     def _read(self, rel: str) -> str | None:
+        self._read_stamps[rel] = _mtime(self.root / rel)
         try:
             return (self.root / rel).read_text(encoding="utf-8", errors="replace")
         except OSError:
             return None
+
+    def project_files_changed(self) -> bool:
+        """Whether a project file read so far (go.mod, tsconfig.json, ...) changed on disk."""
+        return any(_mtime(self.root / rel) != stamp for rel, stamp in list(self._read_stamps.items()))
 
     # ---- Python -----------------------------------------------------------------------------
 

@@ -1,6 +1,9 @@
 """The SQLite store of the workspace index: connections and every write.
 
-Writes go through one `StoreWriter` (one connection, owned by `WorkspaceIndex.update`).
+Writes go through `StoreWriter`s on one write connection that the `Store` keeps open for its
+lifetime (closing the last connection of a WAL database checkpoints it: doing that once per
+update would cost more than the update). Writers are serialised by the caller
+(`WorkspaceIndex.update` holds a lock); SQLite's own locks serialise other processes.
 A file is replaced by deleting its rows and inserting the new ones inside the current
 transaction; the file row, with its content hash, is written in that same transaction, so a
 file row exists iff its definitions, references, imports and chunks are complete. Several
@@ -71,6 +74,7 @@ class Store:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._conns: list[sqlite3.Connection] = []
+        self._write_conn: sqlite3.Connection | None = None
         self._closed = False
 
     def reader(self) -> sqlite3.Connection:
@@ -86,12 +90,22 @@ class Store:
         return conn
 
     def writer(self) -> StoreWriter:
-        return StoreWriter(connect(self.path))
+        """A writer on the store's write connection (kept open; closed by `close`)."""
+        with self._lock:
+            if self._closed:
+                raise sqlite3.ProgrammingError("store is closed")
+            if self._write_conn is None:
+                self._write_conn = connect(self.path)
+            conn = self._write_conn
+        return StoreWriter(conn, close_on_exit=False)
 
     def close(self) -> None:
         with self._lock:
             self._closed = True
             conns, self._conns = self._conns, []
+            if self._write_conn is not None:
+                conns.append(self._write_conn)
+                self._write_conn = None
         for conn in conns:
             try:
                 conn.close()
@@ -102,11 +116,15 @@ class Store:
 class StoreWriter:
     """Batched writes on one connection; use as a context manager (commits or rolls back)."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, *, close_on_exit: bool = True) -> None:
         self.conn = conn
+        self._close_on_exit = close_on_exit
         self._pending = 0
         self._since = 0.0
         self._next_chunk_rowid = 0
+        # definition names of files as they were when their edges were last counted (captured
+        # by the first write_file since then): lets recount_edges skip or patch importers
+        self._old_names: dict[int, set[str]] = {}
 
     def __enter__(self) -> StoreWriter:
         return self
@@ -118,7 +136,8 @@ class StoreWriter:
             elif self.conn.in_transaction:
                 self.conn.rollback()
         finally:
-            self.conn.close()
+            if self._close_on_exit:
+                self.conn.close()
 
     # ---- transactions ---------------------------------------------------------------------
 
@@ -184,6 +203,8 @@ class StoreWriter:
             )
             file_id = int(cur.lastrowid or 0)
         else:
+            if file_id not in self._old_names:
+                self._old_names[file_id] = self._def_names([file_id]).get(file_id, set())
             self._delete_children(file_id)
             c.execute(
                 "UPDATE files SET language=?, hash=?, size=?, mtime_ns=?, lines=?, syntax_errors=? "
@@ -271,22 +292,58 @@ class StoreWriter:
         A file's edges: the distinct workspace files it imports, plus the distinct names it
         references that are defined in itself or in a file it imports (a name used many times
         in a file counts once; resolution is by name, as in `resolve_name`).
+
+        An importer's edges depend only on the set of names its targets define, so for a file
+        rewritten by this writer (whose previous names `write_file` remembered) the importers
+        are left alone when that set is unchanged, and patched by the difference otherwise.
         """
         if file_ids is None:
+            self._old_names.clear()
             ids = None
+            counts = self._count_edges(None)
         else:
             ids = set(file_ids)
-            paths = [r[0] for r in self._select_in("SELECT path FROM files WHERE id", ids)]
-            ids |= {
-                r[0] for r in self._select_in("SELECT file_id FROM import_targets WHERE target_path", paths)
-            }
+            known = {f: self._old_names.pop(f) for f in list(self._old_names) if f in ids}
+            unknown = ids - known.keys()  # previous names unknown: recount their importers
+            if unknown:
+                ids |= self._importers(unknown)
+            counts = self._count_edges(ids)
+            if known:
+                current = self._def_names(known)
+                changed = {f: old for f, old in known.items() if old != current.get(f, set())}
+                if changed:
+                    self._patch_importers(changed, current, ids)
+        self.begin()
+        if ids is None:
+            self.conn.execute("UPDATE files SET edges = 0")
+        else:
+            self.conn.executemany("UPDATE files SET edges = 0 WHERE id = ?", [(i,) for i in ids])
+        self.conn.executemany("UPDATE files SET edges = ? WHERE id = ?", [(n, f) for f, n in counts.items()])
+        return int(self.conn.execute("SELECT coalesce(sum(edges), 0) FROM files").fetchone()[0])
+
+    def _importers(self, file_ids: Collection[int]) -> set[int]:
+        paths = [r[0] for r in self._select_in("SELECT path FROM files WHERE id", file_ids)]
+        return {r[0] for r in self._select_in("SELECT file_id FROM import_targets WHERE target_path", paths)}
+
+    def _def_names(self, file_ids: Collection[int]) -> dict[int, set[str]]:
+        out: dict[int, set[str]] = defaultdict(set)
+        for file_id, name in self._select_in("SELECT file_id, name FROM definitions WHERE file_id", file_ids):
+            out[file_id].add(name)
+        return out
+
+    def _targets(self, file_ids: Collection[int] | None) -> dict[int, set[int]]:
         targets: dict[int, set[int]] = defaultdict(set)
         sql = (
             "SELECT t.file_id, f.id FROM import_targets t JOIN files f ON f.path = t.target_path "
             "WHERE t.file_id"
         )
-        for src, dst in self._select_in(sql, ids):
+        for src, dst in self._select_in(sql, file_ids):
             targets[src].add(dst)
+        return targets
+
+    def _count_edges(self, ids: set[int] | None) -> dict[int, int]:
+        """Edge count of each file of `ids` (None: all) that has any."""
+        targets = self._targets(ids)
         if ids is None:
             names = self.conn.execute("SELECT file_id, name FROM ref_names").fetchall()
         else:
@@ -304,13 +361,46 @@ class StoreWriter:
             where = def_files.get(name)
             if where and (file_id in where or not where.isdisjoint(targets.get(file_id, ()))):
                 counts[file_id] = counts.get(file_id, 0) + 1
+        return counts
+
+    def _patch_importers(
+        self, changed: dict[int, set[str]], current: dict[int, set[str]], recounted: set[int]
+    ) -> None:
+        """Adjust the stored edges of the importers of `changed` (file -> its previous names).
+
+        Only names that appeared or vanished can change an importer's count; `recounted`
+        files were counted from scratch and are left out.
+        """
+        names: set[str] = set()
+        for f, old in changed.items():
+            names |= old ^ current.get(f, set())
+        importers = self._importers(changed) - recounted
+        if not importers or not names:
+            return
+        users = [
+            (f, n)
+            for n, f in self._select_in("SELECT name, file_id FROM ref_names WHERE name", names)
+            if f in importers
+        ]
+        if not users:
+            return
+        targets = self._targets({f for f, _ in users})
+        now: dict[str, set[int]] = defaultdict(set)
+        for name, file_id in self._select_in("SELECT name, file_id FROM definitions WHERE name", names):
+            now[name].add(file_id)
+        delta: dict[int, int] = defaultdict(int)
+        for file_id, name in users:
+            after = now.get(name, set())
+            before = (after - changed.keys()) | {f for f, old in changed.items() if name in old}
+            mine = targets.get(file_id, set())
+            had = file_id in before or not before.isdisjoint(mine)
+            has = file_id in after or not after.isdisjoint(mine)
+            if had != has:
+                delta[file_id] += 1 if has else -1
         self.begin()
-        if ids is None:
-            self.conn.execute("UPDATE files SET edges = 0")
-        else:
-            self.conn.executemany("UPDATE files SET edges = 0 WHERE id = ?", [(i,) for i in ids])
-        self.conn.executemany("UPDATE files SET edges = ? WHERE id = ?", [(n, f) for f, n in counts.items()])
-        return int(self.conn.execute("SELECT coalesce(sum(edges), 0) FROM files").fetchone()[0])
+        self.conn.executemany(
+            "UPDATE files SET edges = edges + ? WHERE id = ?", [(d, f) for f, d in delta.items() if d]
+        )
 
     def _select_in(self, sql: str, values: Collection[object] | None) -> list[tuple]:  # type: ignore[type-arg]
         """Rows of `sql` + " IN (values)" in slices; values=None drops the condition."""

@@ -19,7 +19,7 @@ from ragls.errors import IndexError_, WorkspaceError
 from ragls.indexing import store_queries as q
 from ragls.indexing.config import IndexConfig, index_dir_for
 from ragls.indexing.records import ChunkRow, ImportRow, IndexStats, ParsedFile, RefRow, SymbolRow, UpdateStats
-from ragls.indexing.resolve import ImportResolver
+from ragls.indexing.resolve import ResolverCache
 from ragls.indexing.store import Store, read_meta
 from ragls.indexing.workspace_graph import GraphQueries
 from ragls.indexing.workspace_overlay import Overlay, Overlays, bm25
@@ -38,7 +38,8 @@ class WorkspaceIndex(GraphQueries):
         self._store = store
         self._update_lock = threading.Lock()
         self._overlays = Overlays()
-        self._resolver: ImportResolver | None = None
+        self._update_resolvers = ResolverCache(root)  # stored files only
+        self._overlay_resolvers = ResolverCache(root)  # stored files and overlays
         self._local = threading.local()
 
     @classmethod
@@ -66,10 +67,9 @@ class WorkspaceIndex(GraphQueries):
             raise WorkspaceError(f"workspace folder does not exist: {self.root}")
         with self._update_lock:
             try:
-                stats = Updater(self.root, self.config, self._store).run(progress, rels)
+                stats = Updater(self.root, self.config, self._store, self._update_resolvers).run(progress, rels)
             except sqlite3.DatabaseError as exc:
                 raise IndexError_(f"index update failed ({self._store.path}): {exc}") from exc
-            self._resolver = None
             self._overlays.forget_imports()
         logger.info(
             "indexed %s: %d files (%d parsed, %d removed) in %.2fs",
@@ -170,9 +170,7 @@ class WorkspaceIndex(GraphQueries):
 
     def _overlay_imports(self, item: Overlay) -> list[ImportRow]:
         if item.imports is None:
-            resolver = self._resolver
-            if resolver is None:
-                resolver = self._resolver = ImportResolver(self.root, self.files())
+            resolver = self._overlay_resolvers.get(self.files())
             lang = item.parsed.language
             item.imports = [
                 ImportRow(item.path, i.module, i.names, i.line, resolver.resolve(item.path, lang, i))

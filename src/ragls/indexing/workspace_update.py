@@ -4,9 +4,11 @@ A file is re-parsed only when its content hash changed: (size, mtime_ns) equal t
 ones means unchanged; otherwise the worker reads and hashes the file and parses it only if the
 hash differs (same hash: just remember the new stat). Big batches are parsed by a 2-process
 pool while this process writes; small ones in-process. Imports are re-resolved in one pass
-over the current file list when the set of files changed, else only for re-parsed files; a
-meta flag (`imports_dirty`) set before the first write makes a crashed run's successor
-re-resolve everything.
+over the current file list when the set of files changed, else only for re-parsed files (with
+the cached resolver: a content edit does not change the file list); a meta flag
+(`imports_dirty`) set before the first write makes a crashed run's successor re-resolve
+everything. The last batch of files, the import targets, the edge counts and the meta rows
+share one transaction, so a small (watcher) update commits once.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from pathlib import Path
 from ragls.indexing.config import IndexConfig
 from ragls.indexing.discovery import check_path, discover
 from ragls.indexing.records import Import, ParsedFile, UpdateStats, content_hash
-from ragls.indexing.resolve import ImportResolver
+from ragls.indexing.resolve import ResolverCache
 from ragls.indexing.store import FileRows, FileState, Store, StoreWriter
 
 logger = logging.getLogger(__name__)
@@ -109,10 +111,13 @@ def _load_all(root: str, todo: list[tuple[str, FileState | None]], config: Index
 class Updater:
     """Runs one update against `store` (the caller holds the update lock)."""
 
-    def __init__(self, root: Path, config: IndexConfig, store: Store) -> None:
+    def __init__(
+        self, root: Path, config: IndexConfig, store: Store, resolvers: ResolverCache | None = None
+    ) -> None:
         self.root = root
         self.config = config
         self.store = store
+        self.resolvers = resolvers or ResolverCache(root)
         self.stats = UpdateStats()
         self.skips: Counter[str] = Counter()
 
@@ -132,7 +137,6 @@ class Updater:
                 w.delete_files(states[p].file_id for p in gone)
                 self.stats.removed += len(gone)
             changed_ids = self._write(w, todo, progress)
-            w.commit()
             full = bool(dirty or added or self.stats.removed)
             t = time.monotonic()
             if full or changed_ids:
@@ -230,8 +234,8 @@ class Updater:
     def _resolve(self, w: StoreWriter, file_ids: list[int] | None) -> None:
         """Resolve imports to workspace files (all of them, or those of `file_ids`)."""
         t0 = time.monotonic()
-        files = [p for (p,) in w.conn.execute("SELECT path FROM files")]
-        resolver = ImportResolver(self.root, files)
+        files = {p for (p,) in w.conn.execute("SELECT path FROM files")}
+        resolver = self.resolvers.get(files)
         rows: list[tuple[int, int, str]] = []
         imports = w.imports_to_resolve(file_ids)
         for imp in imports:

@@ -3,7 +3,8 @@
 Each source ranks its own candidates; a candidate at rank r (0-based) of source s
 earns weight[s] / (rrf_k + r + 1). Candidates that are the same chunk or overlap
 (same path, overlapping lines) merge: the union of their sources, per source the
-best contribution, summed across sources. Candidates of the current file are kept
+best contribution, summed across sources; a stub (the header of a long definition, see
+`stubs`) keeps its range when a chunk around it merges in. Candidates of the current file are kept
 only when cut from the buffer and outside the prompt window (the model sees that
 text already, and the disk version of the current file is stale by definition).
 """
@@ -86,6 +87,8 @@ def _merge_into(group: Fused, cand: Candidate, family: str, contrib: float, max_
     g = group.cand
     if cand.start_line >= g.start_line and cand.end_line <= g.end_line:
         return  # already covered
+    if g.full_end is not None or cand.full_end is not None:
+        return  # a stub keeps its few lines: a chunk around it would undo the condensing
     if g.start_line >= cand.start_line and g.end_line <= cand.end_line:
         if cand.end_line - cand.start_line + 1 <= max_lines:
             group.cand = replace(cand, symbol=cand.symbol or g.symbol)
@@ -107,8 +110,14 @@ def fuse(
     current_path: str | None = None,
     window: tuple[int, int] = (0, -1),
     max_lines: int = 60,
+    lead: int = 0,
+    lead_source: str = "graph",
 ) -> list[Fused]:
     """Fuse ranked candidate lists into one list, best first.
+
+    The groups holding the first `lead` candidates of `lead_source` come first, in that
+    source's order (the graph's best guesses are precise; other sources agreeing on
+    weaker candidates must not push them down), then the rest by fused score.
 
     A candidate of `current_path` is kept only if it was cut from the buffer
     (`from_buffer`) and lies outside the prompt `window`; disk text of the current
@@ -136,7 +145,25 @@ def fuse(
         g.sources.sort(key=lambda t: (_family_order(t), t))
     groups = _collapse(groups, max_lines)
     groups.sort(key=lambda g: (-g.score, g.cand.path, g.cand.start_line))
+    if lead > 0 and ranked.get(lead_source):
+        groups = _lead_first(groups, ranked[lead_source], lead, current_path, window)
     return groups
+
+
+def _lead_first(
+    groups: list[Fused], cands: Sequence[Candidate], lead: int, current_path: str | None, window: tuple[int, int]
+) -> list[Fused]:
+    """Move the groups of the source's top `lead` candidates to the front, in its order."""
+    first: list[Fused] = []
+    for cand in sorted(cands, key=lambda c: -c.score):
+        if len(first) >= lead:
+            break
+        if cand.path == current_path and (not cand.from_buffer or in_prompt_window(cand, current_path, window)):
+            continue
+        g = next((g for g in groups if g.cand.overlaps(cand)), None)
+        if g is not None and all(g is not f for f in first):
+            first.append(g)
+    return first + [g for g in groups if all(g is not f for f in first)]
 
 
 def _collapse(groups: list[Fused], max_lines: int) -> list[Fused]:
@@ -152,7 +179,8 @@ def _collapse(groups: list[Fused], max_lines: int) -> list[Fused]:
         for tag in g.sources:
             if tag not in other.sources:
                 other.sources.append(tag)
-        joined = _union(other.cand, g.cand, max_lines)
+        stub = other.cand.full_end is not None or g.cand.full_end is not None
+        joined = None if stub else _union(other.cand, g.cand, max_lines)
         if joined is not None:
             other.cand = joined
         other.score = sum(other.contributions.values())

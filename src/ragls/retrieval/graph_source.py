@@ -1,9 +1,12 @@
-"""Candidates from the dependency graph: what the names near the cursor refer to.
+"""Candidates from the dependency graph: the definitions the buffer refers to.
 
-Edges, strongest first: a name near the cursor resolved through the buffer's imports
-(graph:import) or elsewhere (graph:ref), a definition of the buffer itself far from
-the cursor (graph:local, cut from the buffer), types in the enclosing signature
-(graph:type), callees and callers of the enclosing function (graph:callee, graph:caller).
+Names come ranked from `buffer_names` (everything the buffer imports from the workspace,
+by recency and frequency of use, unused imports included; the name at the cursor first).
+Edges: a name imported by the buffer, or an attribute of an imported module
+(graph:import), a nearby name resolved elsewhere (graph:ref), a type of the enclosing
+signature (graph:type), a definition of the buffer itself far from the cursor
+(graph:local, cut from the buffer), callees and callers of the enclosing function
+(graph:callee, graph:caller). Long definitions are proposed as stubs (`stubs`).
 """
 
 from __future__ import annotations
@@ -14,8 +17,11 @@ from collections.abc import Callable, Collection
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
-from ragls.indexing.records import ChunkRow, Definition, ImportRow, SymbolRow
+from ragls.indexing.records import ChunkRow, Definition, SymbolRow
+from ragls.retrieval.buffer_names import ranked_names
 from ragls.retrieval.cursor import CursorContext
+from ragls.retrieval.stubs import definition_candidate
+from ragls.retrieval.symbol_lookup import NameResolver
 from ragls.retrieval.types import Candidate, RetrievalConfig
 
 if TYPE_CHECKING:
@@ -23,8 +29,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-EDGE_WEIGHTS = {"import": 1.2, "ref": 1.0, "local": 0.9, "type": 0.8, "callee": 0.55, "caller": 0.4}
-MAX_NAMES = 24  # identifiers resolved per request (each is a query)
+EDGE_WEIGHTS = {"import": 1.0, "ref": 0.9, "type": 0.8, "local": 0.6, "callee": 0.5, "caller": 0.3}
+CALLER_CONTEXT = 2  # lines kept on each side of a call site
+MAX_NAMES = 40  # names resolved per request (each is at most one query, memoised)
 BIG_CHUNK_FACTOR = 3  # a chunk this many times larger than the definition: cut the definition
 
 
@@ -75,15 +82,6 @@ def _cut(sym: SymbolRow, text: str, score: float, tag: str, end: int | None = No
     )
 
 
-def _buffer_candidate(ctx: CursorContext, d: Definition, score: float, max_lines: int) -> Candidate:
-    end = min(d.end_line, d.start_line + max_lines - 1)
-    return Candidate(
-        path=ctx.path, start_line=d.start_line, end_line=end, text=ctx.buffer_lines(d.start_line, end),
-        score=score, sources=["graph:local"], symbol=d.qualname, signature=d.signature, doc=d.doc,
-        from_buffer=True,
-    )
-
-
 def _module_matches(path: str, module: str) -> bool:
     """Loose match of an unresolved import spec against a file path ('./util' ~ 'src/util.ts')."""
     tail = module.replace("\\", "/").rstrip("/").split("/")[-1].split(".")[-1].split("::")[-1]
@@ -98,8 +96,9 @@ def graph_candidates(
     chunks_in: ChunkLookup | None = None,
     deadline: float | None = None,
 ) -> list[Candidate]:
-    """Definitions the code near the cursor refers to, as ranked candidates.
+    """Definitions the buffer refers to, ranked for the cursor (see `buffer_names`).
 
+    Definitions in other files come as stubs (header + first docstring line) unless short;
     `deadline` (a `time.perf_counter()` value): past it, the optional caller lookup is skipped.
     """
     chunks_in = chunks_in or index.chunks_in
@@ -107,12 +106,8 @@ def graph_candidates(
     max_lines = config.max_snippet_lines
     resolver = NameResolver(index, ctx.path)
     buffer_modules = {imp.module for imp in ctx.imports}
-    targets = {t for row in resolver.imports_of(ctx.path)
-               if not buffer_modules or row.module in buffer_modules for t in row.targets}
-    imported_names: dict[str, str] = {}  # name -> module spec, from the buffer's imports
-    for imp in ctx.imports:
-        for name in imp.names:
-            imported_names.setdefault(name, imp.module)
+    rows = [r for r in resolver.imports_of(ctx.path) if not buffer_modules or r.module in buffer_modules]
+    targets = {t for row in rows for t in row.targets}
     local_defs: dict[str, list[Definition]] = {}
     for d in ctx.parsed.definitions if ctx.parsed else []:
         local_defs.setdefault(d.name, []).append(d)
@@ -129,30 +124,46 @@ def graph_candidates(
         if sym.path == ctx.path or (sym.path, sym.start_line) in seen_syms:
             return  # the current file is taken from the buffer, never from the index
         seen_syms.add((sym.path, sym.start_line))
-        add(candidate_for_symbol(sym, chunks_in, index.read_text, score, tag, max_lines))
+        lines = resolver.lines_of(sym.path)
+        cand = None
+        if lines is not None:
+            cand = definition_candidate(
+                sym.path, lines, sym.start_line, sym.end_line, score=score, tag=tag, symbol=sym.qualname,
+                signature=sym.signature, doc=sym.doc, max_lines=max_lines,
+            )
+        add(cand or candidate_for_symbol(sym, chunks_in, index.read_text, score, tag, max_lines))
 
-    def visit(name: str, weight: float, edge: str) -> None:
+    def add_local(name: str, score: float) -> None:
+        for d in local_defs[name]:
+            if d.end_line < window[0] or d.start_line > window[1]:
+                add(definition_candidate(
+                    ctx.path, ctx.lines, d.start_line, d.end_line, score=score, tag="graph:local",
+                    symbol=d.qualname, signature=d.signature, doc=d.doc, max_lines=max_lines,
+                    from_buffer=True,
+                ))
+
+    hints = ranked_names(ctx, rows, limit=MAX_NAMES)
+    for h in hints:
+        if h.edge in ("ref", "type") and h.name in local_defs:
+            add_local(h.name, h.score * EDGE_WEIGHTS["local"])
+            continue
+        if h.edge == "attr":
+            syms = resolver.resolve_in(h.name, h.targets)
+        else:
+            syms = resolver.resolve(h.name)
+        if not syms and h.edge == "import" and h.module:  # an import the index has not resolved (unsaved)
+            syms = [s for s in resolver.definitions_named(h.name) if _module_matches(s.path, h.module)]
+        for sym in syms[:2]:
+            tag = "import" if h.edge in ("import", "attr") or sym.path in targets else h.edge
+            add_symbol(sym, h.score * EDGE_WEIGHTS[tag], f"graph:{tag}")
+    named = {h.name for h in hints}
+    for i, name in enumerate(_callee_names(ctx, named)):
+        score = EDGE_WEIGHTS["callee"] / (1 + 0.1 * i)
         if name in local_defs:
-            for d in local_defs[name]:
-                if d.end_line < window[0] or d.start_line > window[1]:
-                    add(_buffer_candidate(ctx, d, weight * EDGE_WEIGHTS["local"], max_lines))
-            return
-        syms = resolver.resolve(name)
-        if not syms and name in imported_names:  # an import the index has not resolved (unsaved)
-            syms = [s for s in index.find_definitions(name, limit=10)
-                    if s.path != ctx.path and _module_matches(s.path, imported_names[name])]
-        for sym in syms[:3]:
-            tag = "import" if sym.path in targets else edge
-            add_symbol(sym, weight * EDGE_WEIGHTS[tag], f"graph:{tag}")
-
-    near = dict(ctx.identifiers[:MAX_NAMES])
-    for name, weight in near.items():
-        visit(name, weight, "ref")
-    for name in ctx.signature_names:
-        if name not in near:
-            visit(name, 0.6, "type")
-    for i, name in enumerate(_callee_names(ctx, near)):
-        visit(name, 1.0 / (1 + 0.1 * i), "callee")
+            add_local(name, score * EDGE_WEIGHTS["local"])
+            continue
+        for sym in resolver.resolve(name)[:2]:
+            add_symbol(sym, score, "graph:callee")
     if deadline is None or time.perf_counter() < deadline:
         _callers(index, ctx, add, chunks_in)
     ranked = sorted(out.values(), key=lambda c: (-c.score, c.path, c.start_line))
@@ -172,66 +183,13 @@ def _callee_names(ctx: CursorContext, skip: Collection[str], limit: int = 12) ->
     return list(names)[:limit]
 
 
-class NameResolver:
-    """`WorkspaceIndex.resolve_name` semantics for the current file, memoised per request.
-
-    One `find_definitions` query per name, filtered by the file's import targets
-    (explicit names, then whole-module and star imports, then one re-export hop),
-    else a globally unique definition. The current file's own definitions come from
-    the buffer, not from here.
-    """
-
-    FIND_LIMIT = 50
-
-    def __init__(self, index: WorkspaceIndex, path: str) -> None:
-        self.index = index
-        self.path = path
-        self._imports: dict[str, list[ImportRow]] = {}
-        self._memo: dict[str, list[SymbolRow]] = {}
-
-    def imports_of(self, path: str) -> list[ImportRow]:
-        rows = self._imports.get(path)
-        if rows is None:
-            try:
-                rows = self.index.imports_of(path)
-            except Exception:
-                log.debug("imports_of(%s) failed", path, exc_info=True)
-                rows = []
-            self._imports[path] = rows
-        return rows
-
-    def resolve(self, name: str) -> list[SymbolRow]:
-        if name not in self._memo:
-            self._memo[name] = self._resolve(name)
-        return self._memo[name]
-
-    def _resolve(self, name: str) -> list[SymbolRow]:
-        defs = [d for d in self.index.find_definitions(name, limit=self.FIND_LIMIT) if d.path != self.path]
-        imports = self.imports_of(self.path)
-        explicit = {t for imp in imports if name in imp.names for t in imp.targets}
-        broad = {t for imp in imports if not imp.names or "*" in imp.names for t in imp.targets}
-        for targets in (explicit, broad):
-            hit = [d for d in defs if d.path in targets]
-            if hit:
-                return sorted(hit, key=lambda s: (s.qualname != s.name, s.path, s.start_line))
-        if explicit:  # a package that re-exports the name: one hop further
-            further = {t for path in explicit for imp in self.imports_of(path)
-                       if name in imp.names or "*" in imp.names for t in imp.targets}
-            hit = [d for d in defs if d.path in further]
-            if hit:
-                return hit
-            if len(defs) >= self.FIND_LIMIT - 1:  # the name is too common for the cut: ask the index
-                return [d for d in self.index.resolve_name(self.path, name) if d.path != self.path]
-        return defs if len(defs) == 1 else []
-
-
 def _callers(
     index: WorkspaceIndex, ctx: CursorContext, add: Callable[[Candidate | None], None], chunks_in: ChunkLookup
 ) -> None:
     """Where the enclosing function is called from (other files), one hop."""
     enc = ctx.enclosing
-    if enc is None or enc.kind not in {"function", "method"}:
-        return
+    if enc is None or enc.kind not in {"function", "method"} or enc.name.startswith("__"):
+        return  # a dunder's "callers" are every class's
     sym = next((s for s in index.definitions_in(ctx.path) if s.qualname == enc.qualname), None)
     if sym is None:
         return
@@ -239,9 +197,11 @@ def _callers(
         if i >= 3:
             break
         chunk = _chunk_for(chunks_in(ref.path), ref.line, ref.line)
-        if chunk is not None:
+        if chunk is not None:  # the call site and a few lines around it, not the whole caller
+            start = max(chunk.start_line, ref.line - CALLER_CONTEXT)
+            end = min(chunk.end_line, ref.line + CALLER_CONTEXT)
+            lines = chunk.text.split("\n")[start - chunk.start_line : end - chunk.start_line + 1]
             add(Candidate(
-                path=chunk.path, start_line=chunk.start_line, end_line=chunk.end_line, text=chunk.text,
+                path=chunk.path, start_line=start, end_line=end, text="\n".join(lines),
                 score=EDGE_WEIGHTS["caller"] / (1 + 0.1 * i), sources=["graph:caller"], symbol=chunk.name,
-                chunk_id=chunk.chunk_id,
             ))

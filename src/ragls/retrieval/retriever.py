@@ -118,7 +118,7 @@ class Retriever:
         cancel.raise_if_cancelled()
         fused = fuse(
             ranked, weights=cfg.weights, rrf_k=cfg.rrf_k, current_path=ctx.path,
-            window=(ctx.window_start, ctx.window_end), max_lines=cfg.max_snippet_lines,
+            window=(ctx.window_start, ctx.window_end), max_lines=cfg.max_snippet_lines, lead=cfg.graph_lead,
         )
         t = lap("fusion", t)
         snippets = pack(

@@ -51,7 +51,8 @@ class Candidate:
 
     `score` is the source's own score (only its rank order matters to fusion);
     `sources` are tags such as "graph:import" or "lexical"; `signature`/`doc` let
-    packing condense a long definition.
+    packing condense a long definition. A stub (`full_end` set) is the header of a
+    longer definition: its range and text are the header lines, `body` the whole.
     """
 
     path: str
@@ -65,6 +66,8 @@ class Candidate:
     signature: str = ""
     doc: str = ""
     from_buffer: bool = False  # cut from the current buffer (not the disk index)
+    full_end: int | None = None  # a stub: the definition goes on to this line
+    body: str = ""  # a stub: the definition's lines start_line..full_end
 
     @property
     def key(self) -> str:
@@ -78,7 +81,7 @@ class Candidate:
         )
 
 
-DEFAULT_WEIGHTS: dict[str, float] = {"graph": 1.0, "dense": 0.7, "lexical": 0.6, "recent": 0.3}
+DEFAULT_WEIGHTS: dict[str, float] = {"graph": 2.0, "dense": 0.7, "lexical": 0.6, "recent": 0.3}
 
 
 @dataclass
@@ -90,6 +93,7 @@ class RetrievalConfig:
     sources: tuple[str, ...] = ("graph", "dense", "lexical")
     weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     rrf_k: int = 60
+    graph_lead: int = 2  # the graph's best candidates open the fused list
     prefix_window_lines: int = 40  # lines before the cursor used as the query
     suffix_window_lines: int = 20  # lines after the cursor the prompt shows anyway
     max_snippet_lines: int = 60

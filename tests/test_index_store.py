@@ -179,3 +179,33 @@ def test_chunk_terms_match_lexical_terms() -> None:
 
     pf = _parsed("a.py", ["parseHTTPResponse_v2", "self_check"])
     assert chunk_terms(pf) == [" ".join(lexical_terms(f"{c.name}\n{c.text}")) for c in pf.chunks]
+
+
+def test_importer_edges_are_patched_when_a_target_changes_its_names(store: Store) -> None:
+    with store.writer() as w:
+        a = w.write_file(_parsed("a.py", ["helper"]), 1, 1)
+        w.write_file(
+            _parsed("b.py", ["main"], imports=[Import("a", (), 1)], calls=["helper", "later", "main"]), 1, 1
+        )
+        w.replace_targets([(i.import_id, i.file_id, "a.py") for i in w.imports_to_resolve()], None)
+        assert w.recount_edges(None) == 3  # import b->a, helper, main
+    for funcs, total in ((["helper", "later"], 4), (["later", "helper"], 4), (["other"], 2), (["helper"], 3)):
+        with store.writer() as w:
+            w.write_file(_parsed("a.py", funcs), 2, 2, a)
+            assert w.recount_edges([a]) == total
+            assert w.recount_edges(None) == total
+
+
+def test_rewriting_a_file_keeps_unchanged_chunks_searchable(store: Store) -> None:
+    with store.writer() as w:
+        a = w.write_file(_parsed("a.py", ["parse_file", "HTTPClient"]), 1, 1)
+    conn = store.reader()
+    kept = conn.execute("SELECT rowid FROM chunks WHERE name = 'HTTPClient'").fetchone()[0]
+    with store.writer() as w:
+        w.write_file(_parsed("a.py", ["tokenize_input", "HTTPClient"]), 2, 2, a)
+    assert conn.execute("SELECT rowid FROM chunks WHERE name = 'HTTPClient'").fetchone()[0] == kept
+    assert _count(conn, "chunks") == 2 and _count(conn, "chunks_fts") == 2
+    assert [c.name for c in q.chunks_in(conn, "a.py")] == ["tokenize_input", "HTTPClient"]
+    assert [c.name for c, _ in q.lexical_search(conn, ["http"], 5)] == ["HTTPClient"]
+    assert [c.name for c, _ in q.lexical_search(conn, ["tokenize"], 5)] == ["tokenize_input"]
+    assert q.lexical_search(conn, ["parse"], 5) == []

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ragls.indexing.records import ParsedFile
-from ragls.indexing.store_rows import NAME_SEP, FileRows, chunk_terms, split_names
+from ragls.indexing.store_rows import NAME_SEP, FileRows, chunk_terms, nterms, split_names, terms_of
 from ragls.indexing.store_schema import SCHEMA_VERSION, connect, open_database
 
 logger = logging.getLogger(__name__)
@@ -162,8 +162,10 @@ class StoreWriter:
 
     # ---- reads the writer needs -----------------------------------------------------------
 
-    def file_states(self) -> dict[str, FileState]:
-        rows = self.conn.execute("SELECT path, id, hash, size, mtime_ns FROM files")
+    def file_states(self, paths: Collection[str] | None = None) -> dict[str, FileState]:
+        """Stored state of every file, or of those of `paths` that are stored."""
+        sql = "SELECT path, id, hash, size, mtime_ns FROM files"
+        rows = self.conn.execute(sql) if paths is None else self._select_in(f"{sql} WHERE path", paths)
         return {r[0]: FileState(r[1], r[2], r[3], r[4]) for r in rows}
 
     def imports_to_resolve(self, file_ids: Iterable[int] | None = None) -> list[ImportToResolve]:
@@ -187,14 +189,20 @@ class StoreWriter:
     def write_file(
         self, parsed: ParsedFile | FileRows, size: int, mtime_ns: int, file_id: int | None = None
     ) -> int:
-        """Replace everything stored about the file; returns its file id."""
-        rows = parsed if isinstance(parsed, FileRows) else FileRows.of(parsed)
+        """Replace everything stored about the file; returns its file id.
+
+        Chunks that kept their id and content keep their row and FTS document (only their
+        lines are updated): an edit rewrites the FTS rows of the chunks it touched, not of the
+        whole file.
+        """
+        rows = parsed if isinstance(parsed, FileRows) else FileRows.of(parsed, with_terms=False)
         self.begin()
         c = self.conn
         if file_id is None:
             row = c.execute("SELECT id FROM files WHERE path = ?", (rows.path,)).fetchone()
             file_id = row[0] if row else None
         values = (rows.language, rows.hash, size, mtime_ns, rows.lines, rows.syntax_errors)
+        kept: dict[int, int] = {}  # index in rows.chunks -> rowid of the stored chunk it keeps
         if file_id is None:
             cur = c.execute(
                 "INSERT INTO files(path, language, hash, size, mtime_ns, lines, syntax_errors) "
@@ -205,7 +213,8 @@ class StoreWriter:
         else:
             if file_id not in self._old_names:
                 self._old_names[file_id] = self._def_names([file_id]).get(file_id, set())
-            self._delete_children(file_id)
+            kept = self._keep_chunks(file_id, rows)
+            self._delete_children(file_id, chunks=False)
             c.execute(
                 "UPDATE files SET language=?, hash=?, size=?, mtime_ns=?, lines=?, syntax_errors=? "
                 "WHERE id=?",
@@ -227,18 +236,57 @@ class StoreWriter:
             "INSERT INTO imports(file_id, module, names, line, alias) VALUES (?, ?, ?, ?, ?)",
             [(file_id, *i) for i in rows.imports],
         )
+        new = [n for n in range(len(rows.chunks)) if n not in kept]
+        if rows.terms is not None:
+            terms = [rows.terms[n] for n in new]
+        else:
+            terms = terms_of((rows.chunks[n][4], rows.chunks[n][5]) for n in new)
         first = self._next_chunk_rowid
-        self._next_chunk_rowid += len(rows.chunks)
+        self._next_chunk_rowid += len(new)
         c.executemany(
             "INSERT INTO chunks(rowid, file_id, chunk_id, start_line, end_line, kind, name, text, "
             "content_hash, nterms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(first + n, file_id, *ch) for n, ch in enumerate(rows.chunks)],
+            [
+                (first + k, file_id, *rows.chunks[n][:7], nterms(t))
+                for k, (n, t) in enumerate(zip(new, terms, strict=True))
+            ],
         )
         c.executemany(
             "INSERT INTO chunks_fts(rowid, terms) VALUES (?, ?)",
-            [(first + n, t) for n, t in enumerate(rows.terms)],
+            [(first + k, t) for k, t in enumerate(terms)],
         )
         return file_id
+
+    def _keep_chunks(self, file_id: int, rows: FileRows) -> dict[int, int]:
+        """Match the file's stored chunks to its new ones by (chunk id, content hash).
+
+        Unmatched stored chunks are deleted (their FTS rows go with them); matched ones get the
+        new lines. Returns new chunk index -> stored rowid.
+        """
+        c = self.conn
+        stored: dict[tuple[str, str], tuple[int, int, int]] = {}
+        drop: list[tuple[int]] = []
+        for rowid, chunk_id, chash, start, end in c.execute(
+            "SELECT rowid, chunk_id, content_hash, start_line, end_line FROM chunks WHERE file_id = ?",
+            (file_id,),
+        ):
+            if (chunk_id, chash) in stored:
+                drop.append((rowid,))
+            else:
+                stored[(chunk_id, chash)] = (rowid, start, end)
+        kept: dict[int, int] = {}
+        moved: list[tuple[int, int, int]] = []
+        for n, ch in enumerate(rows.chunks):
+            hit = stored.pop((ch[0], ch[6]), None)
+            if hit is None:
+                continue
+            kept[n] = hit[0]
+            if (hit[1], hit[2]) != (ch[1], ch[2]):
+                moved.append((ch[1], ch[2], hit[0]))
+        drop += [(rowid,) for rowid, _, _ in stored.values()]
+        c.executemany("DELETE FROM chunks WHERE rowid = ?", drop)  # the trigger drops FTS rows
+        c.executemany("UPDATE chunks SET start_line = ?, end_line = ? WHERE rowid = ?", moved)
+        return kept
 
     def touch_file(self, file_id: int, size: int, mtime_ns: int) -> None:
         """Same content, new stat: remember the stat so the next scan skips the hash."""
@@ -251,9 +299,10 @@ class StoreWriter:
             self._delete_children(file_id)
             self.conn.execute("DELETE FROM files WHERE id = ?", (file_id,))
 
-    def _delete_children(self, file_id: int) -> None:
+    def _delete_children(self, file_id: int, *, chunks: bool = True) -> None:
         c = self.conn
-        c.execute("DELETE FROM chunks WHERE file_id = ?", (file_id,))  # trigger drops FTS rows
+        if chunks:
+            c.execute("DELETE FROM chunks WHERE file_id = ?", (file_id,))  # trigger drops FTS rows
         c.execute("DELETE FROM definitions WHERE file_id = ?", (file_id,))
         row = c.execute("SELECT names FROM file_refs WHERE file_id = ?", (file_id,)).fetchone()
         if row is not None:  # ref_names has no file index (it would double its insert cost)

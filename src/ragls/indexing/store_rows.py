@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ragls.indexing.records import ParsedFile, Reference
@@ -18,22 +18,31 @@ NAME_SEP = "\x1f"  # joins import names and a file's referenced names
 
 
 def chunk_terms(parsed: ParsedFile) -> list[str]:
-    """The FTS document of each chunk: `lexical_terms` of its name and text, space-joined.
+    """The FTS document of each chunk: `lexical_terms` of its name and text, space-joined."""
+    return terms_of([(c.name, c.text) for c in parsed.chunks])
 
-    Same terms as tokens.lexical_terms, with each distinct identifier split once per file
+
+def terms_of(chunks: Iterable[tuple[str | None, str]]) -> list[str]:
+    """`chunk_terms` of (name, text) pairs.
+
+    Same terms as tokens.lexical_terms, with each distinct identifier split once per call
     (identifiers repeat a lot; this is most of the cost of indexing a chunk).
     """
     memo: dict[str, list[str]] = {}
     out: list[str] = []
-    for chunk in parsed.chunks:
+    for name, text in chunks:
         terms: list[str] = []
-        for ident in identifiers(f"{chunk.name or ''}\n{chunk.text}"):
+        for ident in identifiers(f"{name or ''}\n{text}"):
             got = memo.get(ident)
             if got is None:
                 got = memo[ident] = lexical_terms(ident)
             terms.extend(got)
         out.append(" ".join(terms))
     return out
+
+
+def nterms(terms: str) -> int:
+    return terms.count(" ") + 1 if terms else 0
 
 
 @dataclass(slots=True)
@@ -49,12 +58,12 @@ class FileRows:
     refs_blob: bytes
     ref_names: list[str]
     imports: list[tuple[str, str, int, str | None]]
-    chunks: list[tuple[str, int, int, str, str | None, str, str, int]]
-    terms: list[str]
+    chunks: list[tuple[str, int, int, str, str | None, str, str, int]]  # nterms -1: terms not computed
+    terms: list[str] | None  # None: computed by the writer, only for chunks it cannot keep
 
     @classmethod
-    def of(cls, parsed: ParsedFile) -> FileRows:
-        terms = chunk_terms(parsed)
+    def of(cls, parsed: ParsedFile, *, with_terms: bool = True) -> FileRows:
+        terms: list[str] | None = chunk_terms(parsed) if with_terms else None
         return cls(
             parsed.path,
             parsed.language,
@@ -77,9 +86,9 @@ class FileRows:
                     c.name,
                     c.text,
                     c.content_hash,
-                    t.count(" ") + 1 if t else 0,
+                    nterms(terms[n]) if terms is not None else -1,
                 )
-                for c, t in zip(parsed.chunks, terms, strict=True)
+                for n, c in enumerate(parsed.chunks)
             ],
             terms,
         )

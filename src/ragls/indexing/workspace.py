@@ -67,7 +67,8 @@ class WorkspaceIndex(GraphQueries):
             raise WorkspaceError(f"workspace folder does not exist: {self.root}")
         with self._update_lock:
             try:
-                stats = Updater(self.root, self.config, self._store, self._update_resolvers).run(progress, rels)
+                updater = Updater(self.root, self.config, self._store, self._update_resolvers)
+                stats = updater.run(progress, rels)
             except sqlite3.DatabaseError as exc:
                 raise IndexError_(f"index update failed ({self._store.path}): {exc}") from exc
             self._overlays.forget_imports()

@@ -51,8 +51,14 @@ class Loaded:
     skip: str | None = None  # why it could not be read or parsed
 
 
-def load_file(root: str, rel: str, known_hash: str | None, max_lines: int, max_chars: int) -> Loaded:
-    """Read, hash and (if the hash is new) parse one file; never raises."""
+def load_file(
+    root: str, rel: str, known_hash: str | None, max_lines: int, max_chars: int, lazy_terms: bool = False
+) -> Loaded:
+    """Read, hash and (if the hash is new) parse one file; never raises.
+
+    `lazy_terms` (in-process loads) leaves the FTS terms to the writer, which computes them
+    only for chunks whose content changed; pool workers compute them in parallel instead.
+    """
     try:
         with open(os.path.join(root, rel), "rb") as fh:
             st = os.fstat(fh.fileno())
@@ -75,7 +81,7 @@ def load_file(root: str, rel: str, known_hash: str | None, max_lines: int, max_c
         out.skip = "parse-error"
         return out
     parsed.content_hash = out.hash
-    out.rows = FileRows.of(parsed)  # flattened here: cheaper to send and to insert
+    out.rows = FileRows.of(parsed, with_terms=not lazy_terms)  # flattened here: cheaper to send and to insert
     return out
 
 
@@ -85,7 +91,7 @@ def parse_file(rel: str, data: bytes, max_lines: int, max_chars: int) -> ParsedF
     return parse_source(rel, data, max_lines=max_lines, max_chars=max_chars)
 
 
-def _load_star(args: tuple[str, str, str | None, int, int]) -> Loaded:
+def _load_star(args: tuple[str, str, str | None, int, int, bool]) -> Loaded:
     return load_file(*args)
 
 
@@ -97,11 +103,12 @@ def _pool_context() -> multiprocessing.context.BaseContext:
 
 
 def _load_all(root: str, todo: list[tuple[str, FileState | None]], config: IndexConfig) -> Iterator[Loaded]:
+    in_process = len(todo) <= POOL_MIN_FILES
     args = [
-        (root, rel, st.hash if st else None, config.chunk_max_lines, config.chunk_max_chars)
+        (root, rel, st.hash if st else None, config.chunk_max_lines, config.chunk_max_chars, in_process)
         for rel, st in todo
     ]
-    if len(args) <= POOL_MIN_FILES:
+    if in_process:
         yield from map(_load_star, args)
         return
     with ProcessPoolExecutor(max_workers=POOL_WORKERS, mp_context=_pool_context()) as pool:
@@ -123,13 +130,14 @@ class Updater:
 
     def run(self, progress: Progress | None, paths: Iterable[str] | None) -> UpdateStats:
         t0 = time.monotonic()
+        wanted = None if paths is None else sorted(set(paths))
         with self.store.writer() as w:
-            states = w.file_states()
+            states = w.file_states(wanted)
             dirty = bool(w.get_meta("imports_dirty", False))  # a previous run died before resolving
             if paths is None:
                 todo, gone = self._scan(states)
             else:
-                todo, gone = self._check(states, paths)
+                todo, gone = self._check(states, wanted or [])
             added = sum(1 for _, st in todo if st is None)
             if todo or gone:
                 w.set_meta({"imports_dirty": True})  # committed with the first batch of writes

@@ -247,3 +247,18 @@ def test_discovery_is_fast_on_many_files(tmp_path: Path) -> None:
     elapsed = time.perf_counter() - start
     assert len(result.files) == 1600
     assert elapsed < 1.0, elapsed
+
+
+def test_known_unchanged_files_are_not_reopened(write_workspace, monkeypatch) -> None:
+    from ragls.indexing import discovery
+    from ragls.indexing.config import IndexConfig
+
+    root = write_workspace({"a.py": "x = 1\n", "b.py": "y = 2\n"})
+    first = discovery.discover(root, IndexConfig())
+    known = {f.path: (f.size, f.mtime_ns) for f in first.files if f.path == "a.py"}
+    opened: list[str] = []
+    real = discovery.content_reason
+    monkeypatch.setattr(discovery, "content_reason", lambda p, *a: opened.append(p) or real(p, *a))
+    again = discovery.discover(root, IndexConfig(), known=known)
+    assert [f.path for f in again.files] == ["a.py", "b.py"]
+    assert [p.rsplit("/", 1)[-1] for p in opened] == ["b.py"]  # a.py kept its size and mtime

@@ -157,8 +157,8 @@ def test_file_vanishing_after_discovery_is_skipped(
 ) -> None:
     real = workspace_update.discover
 
-    def discover_then_delete(root: Path, config: object) -> object:
-        found = real(root, config)  # type: ignore[arg-type]
+    def discover_then_delete(root: Path, config: object, **kwargs: object) -> object:
+        found = real(root, config, **kwargs)  # type: ignore[arg-type]
         (ws / "pkg/util.py").unlink()
         return found
 

@@ -19,7 +19,7 @@ import logging
 import os
 import stat
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -195,8 +195,18 @@ def content_reason(abs_path: str, size: int, config: IndexConfig) -> str | None:
     return None
 
 
-def discover(root: Path, config: IndexConfig, language_for_path: LanguageFn | None = None) -> DiscoveryResult:
-    """All indexable source files under `root`, sorted by path, and the refused ones."""
+def discover(
+    root: Path,
+    config: IndexConfig,
+    language_for_path: LanguageFn | None = None,
+    known: Mapping[str, tuple[int, int]] | None = None,
+) -> DiscoveryResult:
+    """All indexable source files under `root`, sorted by path, and the refused ones.
+
+    `known` maps paths already indexed to their (size, mtime_ns): a file that still has them
+    passed the content checks before, so it is not opened again (warm scans stay cheap).
+    """
+    known = known or {}
     root = Path(root).resolve()
     root_str = str(root)
     language_fn = language_for_path or _default_language_fn()
@@ -256,7 +266,10 @@ def discover(root: Path, config: IndexConfig, language_for_path: LanguageFn | No
                 st = entry.stat()
             except OSError:
                 continue
-            reason = content_reason(entry.path, st.st_size, config)
+            if known.get(rel) == (st.st_size, st.st_mtime_ns) and st.st_size <= config.max_file_bytes:
+                reason = None
+            else:
+                reason = content_reason(entry.path, st.st_size, config)
             if reason == "missing":
                 logger.debug("file vanished during discovery: %s", rel)
             elif reason is not None:

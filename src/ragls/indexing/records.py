@@ -24,7 +24,8 @@ class Definition:
     """A named definition: function, method, class, interface, constant, type, module..."""
 
     name: str
-    kind: str  # function | method | class | interface | struct | enum | trait | type | constant | variable | module
+    # function | method | class | interface | struct | enum | trait | type | constant | variable | module
+    kind: str
     start_line: int
     end_line: int
     signature: str = ""  # the header up to the body, e.g. "def f(a: int) -> str:"

@@ -8,9 +8,60 @@ _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _CAMEL = re.compile(r"[A-Z]+\d*(?=[A-Z][a-z])|[A-Z]?[a-z]+\d*|[A-Z]+\d*|\d+")
 
 STOPWORDS = frozenset(
-    """self this the a an and or not in is if else elif for while return def class function
-    import from as with pass none null true false let const var fn pub use mod package func
-    int str bool void new try except catch finally raise throw public private static final""".split()
+    [
+        "self",
+        "this",
+        "the",
+        "a",
+        "an",
+        "and",
+        "or",
+        "not",
+        "in",
+        "is",
+        "if",
+        "else",
+        "elif",
+        "for",
+        "while",
+        "return",
+        "def",
+        "class",
+        "function",
+        "import",
+        "from",
+        "as",
+        "with",
+        "pass",
+        "none",
+        "null",
+        "true",
+        "false",
+        "let",
+        "const",
+        "var",
+        "fn",
+        "pub",
+        "use",
+        "mod",
+        "package",
+        "func",
+        "int",
+        "str",
+        "bool",
+        "void",
+        "new",
+        "try",
+        "except",
+        "catch",
+        "finally",
+        "raise",
+        "throw",
+        "public",
+        "private",
+        "static",
+        "final",
+    ]
 )
 
 

@@ -178,7 +178,8 @@ class Updater:
         return s
 
     def _scan(self, states: dict[str, FileState]) -> tuple[list[tuple[str, FileState | None]], list[str]]:
-        found = discover(self.root, self.config)
+        known = {p: (st.size, st.mtime_ns) for p, st in states.items()}
+        found = discover(self.root, self.config, known=known)
         self.skips.update(s.reason for s in found.skipped)
         todo: list[tuple[str, FileState | None]] = []
         seen: set[str] = set()

@@ -260,3 +260,37 @@ def test_retriever_cancel_and_bad_queries(write_workspace) -> None:
     with pytest.raises(WorkspaceError, match="no such file"):
         retriever.retrieve(CursorQuery("missing.py", 1, 1))
     index.close()
+
+
+def test_graph_proposes_imported_unused_names_at_line_start(write_workspace) -> None:
+    files = dict(PY)
+    files["helpers.py"] = "def slugify(text):\n    return text.lower()\n"
+    index = _open(write_workspace, files)
+    filler = "\n".join(f"    step_{i} = {i}" for i in range(30))
+    buffer = (
+        "from models import User, load_user\nfrom helpers import slugify\nimport os\n\n\n"
+        f"def greet(user_id: int) -> str:\n    name = slugify(str(user_id))\n{filler}\n    "
+    )
+    line = buffer.count("\n") + 1
+    ctx = build_context(index, CursorQuery("service.py", line, 5, text=buffer), CFG)
+    cands = graph_candidates(index, ctx, CFG)
+    symbols = [c.symbol for c in cands]
+    # never used yet, far from the cursor: still proposed, and before the old use of slugify
+    assert "load_user" in symbols and "User" in symbols
+    assert symbols.index("load_user") < symbols.index("slugify")
+    assert all(c.sources == ["graph:import"] for c in cands if c.symbol in {"load_user", "User", "slugify"})
+    user = next(c for c in cands if c.symbol == "User")  # short: whole, with its real lines
+    assert user.text.split("\n")[0] == "class User:" and user.full_end is None
+    lines = (index.read_text("models.py") or "").split("\n")
+    assert user.text.split("\n") == lines[user.start_line - 1 : user.end_line]
+    index.close()
+
+
+def test_graph_attribute_of_imported_module(write_workspace) -> None:
+    files = dict(PY)
+    files["service.py"] = "import models as m\n\n\ndef greet(uid):\n    return m.load_user(uid)\n\n\n"
+    index = _open(write_workspace, files)
+    ctx = build_context(index, CursorQuery("service.py", 6, 1), CFG)
+    cands = graph_candidates(index, ctx, CFG)
+    assert cands and cands[0].symbol == "load_user" and cands[0].sources == ["graph:import"]
+    index.close()

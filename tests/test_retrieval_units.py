@@ -207,3 +207,64 @@ def test_snippet_to_json_schema() -> None:
     s = Snippet("a.py", 1, 2, 0.5, ["graph:import", "lexical"], "x = 1", symbol="x")
     assert s.to_json() == {"path": "a.py", "start_line": 1, "end_line": 2, "score": 0.5,
                            "sources": ["graph:import", "lexical"], "text": "x = 1"}
+
+
+# ---- stubs, graph-led fusion, bodies after stubs -------------------------------------------
+
+LONG_DEF = [
+    "import os",
+    "",
+    "@decorate",
+    "def fetch(url,",
+    "          timeout=3):",
+    '    """Fetch a URL and return its body.',
+    "",
+    "    More words here.",
+    '    """',
+    "    a = 1",
+    "    b = 2",
+    "    return a + b",
+]
+
+
+def test_stub_is_header_and_first_doc_line_with_real_range() -> None:
+    from ragls.retrieval.stubs import definition_candidate
+
+    c = definition_candidate("net.py", LONG_DEF, 4, 12, score=1.0, tag="graph:import", symbol="fetch")
+    assert c is not None and (c.start_line, c.end_line) == (4, 6)
+    assert c.text.split("\n") == LONG_DEF[3:6]  # exactly the file's lines 4..6
+    assert c.full_end == 12 and c.body.split("\n") == LONG_DEF[3:12]
+    short = definition_candidate("net.py", ["def one():", "    return 1"], 1, 2, score=1.0, tag="graph:ref",
+                                 symbol="one")
+    assert short is not None and short.full_end is None and (short.start_line, short.end_line) == (1, 2)
+
+
+def test_fusion_lead_keeps_graph_top_candidate_first() -> None:
+    ranked = {
+        "graph": [cand("top.py", 1, 2, 3.0, "graph:import"), cand("two.py", 1, 2, 2.0, "graph:import")],
+        "lexical": [cand("two.py", 1, 2, 5.0, "lexical"), cand("lex.py", 1, 9, 4.0, "lexical")],
+        "dense": [cand("two.py", 1, 2, 5.0, "dense")],
+    }
+    assert fuse(ranked, weights=W)[0].cand.path == "two.py"  # plain RRF: agreement wins
+    fused = fuse(ranked, weights=W, lead=1)
+    assert [f.cand.path for f in fused][:2] == ["top.py", "two.py"]
+
+
+def test_fusion_keeps_stub_range_when_a_chunk_around_it_merges() -> None:
+    stub = cand("m.py", 10, 12, 2.0, "graph:import", full_end=40, body="x")
+    ranked = {"graph": [stub], "lexical": [cand("m.py", 5, 40, 1.0, "lexical")]}
+    fused = fuse(ranked, weights={"graph": 2.0, "lexical": 0.6})
+    assert len(fused) == 1 and (fused[0].cand.start_line, fused[0].cand.end_line) == (10, 12)
+    assert fused[0].sources == ["graph:import", "lexical"]
+
+
+def test_pack_adds_whole_body_of_best_stub_after_stubs() -> None:
+    body = "\n".join(f"big line {i}" for i in range(1, 21))
+    stubs = [cand("big.py", 1, 2, 3.0, text="big line 1\nbig line 2", full_end=20, body=body),
+             cand("b.py", 1, 1, 2.0), cand("c.py", 1, 1, 1.0)]
+    out = pack(_fused(stubs), budget_tokens=10_000, top_k=8)
+    assert [(s.path, s.start_line, s.end_line) for s in out] == [
+        ("big.py", 1, 2), ("b.py", 1, 1), ("c.py", 1, 1), ("big.py", 1, 20)]
+    assert out[-1].text == body
+    tight = pack(_fused(stubs), budget_tokens=heuristic_tokens(stubs[0].text) + 20, top_k=8)
+    assert all(s.end_line - s.start_line < 19 for s in tight)  # no room: stubs only

@@ -151,14 +151,17 @@ def fuse(
 
 
 def _lead_first(
-    groups: list[Fused], cands: Sequence[Candidate], lead: int, current_path: str | None, window: tuple[int, int]
+    groups: list[Fused], cands: Sequence[Candidate], lead: int,
+    current_path: str | None, window: tuple[int, int],
 ) -> list[Fused]:
     """Move the groups of the source's top `lead` candidates to the front, in its order."""
     first: list[Fused] = []
     for cand in sorted(cands, key=lambda c: -c.score):
         if len(first) >= lead:
             break
-        if cand.path == current_path and (not cand.from_buffer or in_prompt_window(cand, current_path, window)):
+        if cand.path == current_path and (
+            not cand.from_buffer or in_prompt_window(cand, current_path, window)
+        ):
             continue
         g = next((g for g in groups if g.cand.overlaps(cand)), None)
         if g is not None and all(g is not f for f in first):

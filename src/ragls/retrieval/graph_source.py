@@ -147,10 +147,7 @@ def graph_candidates(
         if h.edge in ("ref", "type") and h.name in local_defs:
             add_local(h.name, h.score * EDGE_WEIGHTS["local"])
             continue
-        if h.edge == "attr":
-            syms = resolver.resolve_in(h.name, h.targets)
-        else:
-            syms = resolver.resolve(h.name)
+        syms = resolver.resolve_in(h.name, h.targets) if h.edge == "attr" else resolver.resolve(h.name)
         if not syms and h.edge == "import" and h.module:  # an import the index has not resolved (unsaved)
             syms = [s for s in resolver.definitions_named(h.name) if _module_matches(s.path, h.module)]
         for sym in syms[:2]:
@@ -170,7 +167,7 @@ def graph_candidates(
     return ranked[:limit]
 
 
-def _callee_names(ctx: CursorContext, skip: Collection[str], limit: int = 12) -> list[str]:
+def _callee_names(ctx: CursorContext, skip: Collection[str], limit: int = 8) -> list[str]:
     """Names the enclosing function of the buffer calls outside the prefix window."""
     enc = ctx.enclosing
     if enc is None or ctx.parsed is None:

@@ -13,6 +13,7 @@ log = logging.getLogger(__name__)
 
 CountTokens = Callable[[str], int]
 
+BODIES = 2  # whole definitions added after the stubs, when the budget allows
 _HASH_COMMENT = (".py", ".pyi", ".rb", ".sh", ".toml", ".yaml", ".yml", ".r")
 
 
@@ -73,41 +74,64 @@ def pack(
 ) -> list[Snippet]:
     """Best first, greedily: full text if it fits, else condensed if that fits, else skip.
 
+    Stubs (headers of long definitions, see `stubs`) are packed as they are; then, budget
+    and `top_k` permitting, the whole bodies of the best BODIES stubs follow as their own
+    snippets (real ranges), before the remaining candidates fill what is left.
+
     A definition longer than `signature_only_over_lines` is condensed unless it is the
     best candidate; text longer than `max_snippet_lines` is always cut. The sum of
     `count_tokens(snippet.text)` never exceeds `budget_tokens`.
     """
     out: list[Snippet] = []
     used = 0
-    for rank, f in enumerate(fused):
-        if len(out) >= top_k or budget_tokens - used <= 0:
+    reserve = min(BODIES, top_k // 4)  # slots for whole bodies of the best stubs
+    queue = list(enumerate(fused))
+    done = 0
+
+    def fill(slots: int) -> None:
+        nonlocal used, done
+        while done < len(queue) and len(out) < slots and budget_tokens - used > 0:
+            rank, f = queue[done]
+            done += 1
+            snippet = _fit(f, rank, budget_tokens - used, count_tokens,
+                           max_snippet_lines, signature_only_over_lines)
+            if snippet is not None:
+                out.append(snippet)
+                used += count_tokens(snippet.text)
+
+    fill(top_k - reserve)
+    for f in [f for f in fused if f.cand.full_end is not None and f.cand.body][:reserve]:
+        if len(out) >= top_k:
             break
         c = f.cand
-        text = c.text
-        lines = text.count("\n") + 1
-        if lines > max_snippet_lines:
-            text = condense(text, c.path, keep=max_snippet_lines - 1)
-        options = [text]
-        if lines > signature_only_over_lines and rank > 0:
-            options = []
-        short = condense(c.text, c.path, signature=c.signature, doc=c.doc)
-        if short not in options:
-            options.append(short)
-        for option in options:
-            cost = count_tokens(option)
-            if used + cost <= budget_tokens:
-                out.append(
-                    Snippet(
-                        path=c.path,
-                        start_line=c.start_line,
-                        end_line=c.end_line,
-                        score=f.score,
-                        sources=list(f.sources),
-                        text=option,
-                        symbol=c.symbol,
-                    )
-                )
-                used += cost
-                break
+        cost = count_tokens(c.body)
+        if used + cost <= budget_tokens and c.full_end is not None:
+            out.append(Snippet(path=c.path, start_line=c.start_line, end_line=c.full_end, score=f.score,
+                               sources=list(f.sources), text=c.body, symbol=c.symbol))
+            used += cost
+    fill(top_k)
     log.debug("packed %d of %d candidates into %d/%d tokens", len(out), len(fused), used, budget_tokens)
     return out
+
+
+def _fit(
+    f: Fused, rank: int, left: int, count_tokens: CountTokens,
+    max_snippet_lines: int, signature_only_over_lines: int,
+) -> Snippet | None:
+    """The candidate's text, or its condensed form, if one fits in `left` tokens."""
+    c = f.cand
+    text = c.text
+    lines = text.count("\n") + 1
+    if lines > max_snippet_lines:
+        text = condense(text, c.path, keep=max_snippet_lines - 1)
+    options = [text]
+    if lines > signature_only_over_lines and rank > 0:
+        options = []
+    short = condense(c.text, c.path, signature=c.signature, doc=c.doc)
+    if short not in options:
+        options.append(short)
+    for option in options:
+        if count_tokens(option) <= left:
+            return Snippet(path=c.path, start_line=c.start_line, end_line=c.end_line, score=f.score,
+                           sources=list(f.sources), text=option, symbol=c.symbol)
+    return None

@@ -1,0 +1,100 @@
+"""Name -> definitions for one request: `resolve_name` semantics, memoised, and file texts.
+
+One `find_definitions` query per name (memoised), filtered by the current file's import
+targets (explicit names, then whole-module and star imports, then one re-export hop),
+else a globally unique definition. The current file's own definitions come from the
+buffer, not from here.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from ragls.indexing.records import ImportRow, SymbolRow
+
+if TYPE_CHECKING:
+    from ragls.indexing.workspace import WorkspaceIndex
+
+log = logging.getLogger(__name__)
+
+
+class NameResolver:
+    """`WorkspaceIndex.resolve_name` semantics for the current file, memoised per request."""
+
+    FIND_LIMIT = 50
+    REEXPORT_HOPS = 3  # `from pkg import X` through package `__init__` files
+
+    def __init__(self, index: WorkspaceIndex, path: str) -> None:
+        self.index = index
+        self.path = path
+        self._imports: dict[str, list[ImportRow]] = {}
+        self._memo: dict[str, list[SymbolRow]] = {}
+        self._found: dict[str, list[SymbolRow]] = {}
+        self._lines: dict[str, list[str] | None] = {}
+
+    def imports_of(self, path: str) -> list[ImportRow]:
+        rows = self._imports.get(path)
+        if rows is None:
+            try:
+                rows = self.index.imports_of(path)
+            except Exception:
+                log.debug("imports_of(%s) failed", path, exc_info=True)
+                rows = []
+            self._imports[path] = rows
+        return rows
+
+    def lines_of(self, path: str) -> list[str] | None:
+        """The file's text as lines (overlay, else disk), once per request."""
+        if path not in self._lines:
+            text = self.index.read_text(path)
+            self._lines[path] = text.split("\n") if text is not None else None
+        return self._lines[path]
+
+    def definitions_named(self, name: str) -> list[SymbolRow]:
+        """Definitions of `name` outside the current file (one query, memoised)."""
+        rows = self._found.get(name)
+        if rows is None:
+            rows = self._found[name] = [
+                d for d in self.index.find_definitions(name, limit=self.FIND_LIMIT) if d.path != self.path
+            ]
+        return rows
+
+    def resolve(self, name: str) -> list[SymbolRow]:
+        if name not in self._memo:
+            self._memo[name] = self._resolve(name)
+        return self._memo[name]
+
+    def resolve_in(self, name: str, targets: tuple[str, ...] | set[str]) -> list[SymbolRow]:
+        """Definitions of `name` in `targets` (a module's files), following re-exports."""
+        defs = self.definitions_named(name)
+        return self._follow(name, defs, set(targets))
+
+    def _follow(self, name: str, defs: list[SymbolRow], targets: set[str]) -> list[SymbolRow]:
+        seen = set(targets)
+        for _ in range(self.REEXPORT_HOPS + 1):
+            if not targets:
+                return []
+            hit = [d for d in defs if d.path in targets]
+            if hit:
+                return sorted(hit, key=lambda s: (s.qualname != s.name, s.path, s.start_line))
+            targets = {t for path in targets for imp in self.imports_of(path)
+                       if name in imp.names or "*" in imp.names for t in imp.targets} - seen
+            seen |= targets
+        return []
+
+    def _resolve(self, name: str) -> list[SymbolRow]:
+        defs = self.definitions_named(name)
+        imports = self.imports_of(self.path)
+        explicit = {t for imp in imports if name in imp.names for t in imp.targets}
+        if explicit:
+            hit = self._follow(name, defs, explicit)
+            if hit:
+                return hit
+        broad = {t for imp in imports if not imp.names or "*" in imp.names for t in imp.targets}
+        hit = [d for d in defs if d.path in broad]
+        if hit:
+            return sorted(hit, key=lambda s: (s.qualname != s.name, s.path, s.start_line))
+        if explicit and len(defs) >= self.FIND_LIMIT - 1:  # too common for the cut: ask the index
+            return [d for d in self.index.resolve_name(self.path, name) if d.path != self.path]
+        return defs if len(defs) == 1 else []

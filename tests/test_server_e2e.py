@@ -119,6 +119,9 @@ async def test_real_stack_completion(client, workspace: Path, tiny_model: Path, 
     assert status["completions_computed"] == 1
     context = await _command(client, "ragls.showContext", uri)
     assert any(s["path"] == "util.py" for s in context["snippets"])  # the imported helper
+    timings = context["timings"]  # so a user (and bench/server_bench.py) can see where time went
+    assert {"retrieval_ms", "generation_ms", "server_ms", "overhead_ms"} <= set(timings)
+    assert 0 <= timings["overhead_ms"] <= timings["server_ms"]
 
 
 async def test_real_stack_storm_and_code_actions(client, workspace: Path, tiny_model: Path) -> None:

@@ -76,8 +76,9 @@ class ServerState:
         self.latest = LatestWins()
         self.cache: LRUCache[tuple[Any, ...], Any] = LRUCache(256)
         self.stats = Stats()
-        self.contexts: dict[str, list[dict[str, Any]]] = {}  # uri -> snippets of last completion
-        self.last_context: list[dict[str, Any]] = []
+        # uri -> what its last completion used: snippets, stage timings, ungrounded names
+        self.contexts: dict[str, dict[str, Any]] = {}
+        self.last_context: dict[str, Any] | None = None
         self.client_inline_completion = False
         self.client_dynamic_watch = False
         self.client_progress = False
@@ -152,10 +153,23 @@ class ServerState:
             self._reported.add(kind)
             return True
 
-    def remember_context(self, uri: str, snippets: Sequence[Any]) -> None:
-        items = [s.to_json() if hasattr(s, "to_json") else dict(s) for s in snippets]
-        self.contexts[uri] = items
-        self.last_context = items
+    def remember_context(
+        self,
+        uri: str,
+        snippets: Sequence[Any],
+        *,
+        timings: dict[str, float] | None = None,
+        ungrounded: Sequence[str] = (),
+    ) -> None:
+        """Keep what the last completion of `uri` used, for ragls.showContext (bounded)."""
+        record = {
+            "uri": uri,
+            "snippets": [s.to_json() if hasattr(s, "to_json") else dict(s) for s in snippets],
+            "timings": {k: round(float(v), 3) for k, v in (timings or {}).items()},
+            "ungrounded": list(ungrounded),
+        }
+        self.contexts[uri] = record
+        self.last_context = record
         if len(self.contexts) > 64:
             self.contexts.pop(next(iter(self.contexts)))
 

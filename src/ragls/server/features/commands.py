@@ -87,9 +87,10 @@ def register(server: Any) -> None:
     def show_context(ls: Any, *args: Any) -> dict[str, Any]:
         state: ServerState = ls.state
         uri = _first_str(args, "uri", "textDocument")
+        empty = {"uri": uri, "snippets": [], "timings": {}, "ungrounded": []}
         if uri is not None:
-            return {"uri": uri, "snippets": state.contexts.get(uri, [])}
-        return {"uri": None, "snippets": state.last_context}
+            return state.contexts.get(uri, empty)
+        return state.last_context or empty
 
     @server.command(SELECT_MODEL)
     async def select_model(ls: Any, *args: Any) -> dict[str, Any]:

@@ -48,6 +48,7 @@ async def compute(
     """The completion at `position`, or None (cancelled, superseded, stale, failed, nothing)."""
     state: ServerState = ls.state
     state.stats.incr("completion_requests")
+    received = time.perf_counter()
     doc = ls.workspace.text_documents.get(uri)
     if doc is None:
         logger.info("completion for a document that is not open: %s", uri)
@@ -64,6 +65,7 @@ async def compute(
         if not await debounce(ticket, delay) or not state.latest.is_current(ticket):
             state.stats.incr("completions_cancelled")
             return None
+        debounced = time.perf_counter()
         doc = ls.workspace.text_documents.get(uri)
         if doc is None or doc.version != version:
             state.stats.incr("completions_cancelled")
@@ -108,7 +110,15 @@ async def compute(
             state.stats.incr("completions_cancelled")
             logger.debug("dropping a completion for %s: superseded or stale", rel)
             return None
-        state.remember_context(uri, result.context)
+        done = time.perf_counter()
+        timings = dict(getattr(result, "timings", {}))
+        timings["debounce_ms"] = (debounced - received) * 1000
+        timings["server_ms"] = (done - received) * 1000
+        # what ragls itself costs: everything but the debounce wait and the model's generation
+        waited = timings["debounce_ms"] + timings.get("generation_ms", 0.0)
+        timings["overhead_ms"] = timings["server_ms"] - waited
+        ungrounded = getattr(result, "ungrounded", ())
+        state.remember_context(uri, result.context, timings=timings, ungrounded=ungrounded)
         state.cache.put(key, result.completion)
         logger.info(
             "completion %s:%d:%d model=%s %.0f ms timings=%s chars=%d context=%s",
@@ -117,7 +127,7 @@ async def compute(
             col,
             result.model,
             (time.perf_counter() - started) * 1000,
-            getattr(result, "timings", {}),
+            {k: round(v, 1) for k, v in timings.items()},
             len(result.completion),
             [f"{s.path}:{s.start_line}-{s.end_line}" for s in result.context],
         )

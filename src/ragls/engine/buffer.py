@@ -28,11 +28,19 @@ def split_at_cursor(text: str, line: int, col: int) -> tuple[str, str]:
     return text[:offset], text[offset:]
 
 
-def window(prefix: str, suffix: str, before: int, after: int) -> tuple[str, str]:
-    """The last `before` lines of prefix (plus the partial cursor line) and first `after` of suffix."""
+def window(prefix: str, suffix: str, before: int, after: int, align: int = 1) -> tuple[str, str]:
+    """At least the last `before` lines of prefix (plus the partial cursor line), and the first
+    `after` lines of suffix.
+
+    With `align` > 1 the prefix window starts on a line number that is a multiple of `align`
+    (so it holds up to before + align lines): the window's start then stays put while the
+    cursor moves down, which keeps a model's prompt cache valid.
+    """
     head = prefix.split("\n")
     tail = suffix.split("\n")
-    return "\n".join(head[-(before + 1) :]), "\n".join(tail[: after + 1])
+    start = max(0, len(head) - 1 - before)
+    start -= start % max(1, align)
+    return "\n".join(head[start:]), "\n".join(tail[: after + 1])
 
 
 def extract_code(reply: str) -> str:

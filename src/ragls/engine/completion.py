@@ -7,7 +7,9 @@ postprocess_ms) so a slow completion can be explained from the log.
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -17,6 +19,7 @@ from ragls.engine.buffer import split_at_cursor, window
 from ragls.engine.grounding import ungrounded_names
 from ragls.engine.prompt_fit import fit_items, token_limit, trim_lines
 from ragls.errors import WorkspaceError
+from ragls.indexing.records import content_hash
 from ragls.models.backend import GenerationRequest
 from ragls.models.fim import ContextFile, build_prompt, stop_sequences
 from ragls.models.postprocess import is_unit_complete, postprocess
@@ -31,6 +34,48 @@ log = logging.getLogger(__name__)
 
 PREFIX_LINES = 60  # lines of the current buffer before the cursor that go into the prompt
 SUFFIX_LINES = 20
+# The prefix window starts on a multiple of this many lines, so moving the cursor down a line
+# does not change the start of the prompt (and llama.cpp can reuse its KV cache).
+WINDOW_ALIGN = 16
+STICKY_TOP = 3  # the previous context is kept while the new top snippets are all in it
+
+
+def _key(s: Snippet) -> tuple[str, int, int, str]:
+    return (s.path, s.start_line, s.end_line, content_hash(s.text))
+
+
+class StickyContext:
+    """Keeps a document's context stable across keystrokes.
+
+    Local models re-read the whole prompt after its first changed token. Retrieval for two
+    nearby cursors returns nearly the same snippets in a slightly different order; reusing
+    the previous list verbatim while the new best snippets are all in it keeps the prompt's
+    long context head identical, so only the code near the cursor is evaluated again.
+    """
+
+    def __init__(self, max_documents: int = 32) -> None:
+        self._recent: OrderedDict[str, list[Snippet]] = OrderedDict()
+        self._max = max_documents
+        self._lock = threading.Lock()
+
+    def choose(self, path: str, snippets: list[Snippet]) -> list[Snippet]:
+        with self._lock:
+            previous = self._recent.get(path)
+        if not previous or not snippets:
+            return snippets
+        old = {_key(s) for s in previous}
+        new = {_key(s) for s in snippets}
+        top_kept = all(_key(s) in old for s in snippets[:STICKY_TOP])
+        # text of the current file may have been edited since: never reuse a stale piece of it
+        fresh = all(_key(s) in new for s in previous if s.path == path)
+        return list(previous) if top_kept and fresh else snippets
+
+    def remember(self, path: str, snippets: list[Snippet]) -> None:
+        with self._lock:
+            self._recent[path] = list(snippets)
+            self._recent.move_to_end(path)
+            while len(self._recent) > self._max:
+                self._recent.popitem(last=False)
 
 
 @dataclass
@@ -73,6 +118,7 @@ class CompletionEngine:
         self.budget_tokens = budget_tokens
         self.max_tokens = max_tokens
         self.temperature = temperature
+        self._sticky = StickyContext()
 
     def complete(
         self,
@@ -104,7 +150,8 @@ class CompletionEngine:
         cancel.raise_if_cancelled()
 
         t = time.perf_counter()
-        prompt_prefix, prompt_suffix = window(prefix, suffix, PREFIX_LINES, SUFFIX_LINES)
+        snippets = self._sticky.choose(query.path, snippets)
+        prompt_prefix, prompt_suffix = window(prefix, suffix, PREFIX_LINES, SUFFIX_LINES, align=WINDOW_ALIGN)
         limit = token_limit(self.backend, self.max_tokens)
         if limit is not None:  # the code around the cursor always gets at least half the window
             prompt_prefix = trim_lines(self.backend, prompt_prefix, limit // 2, keep="end")
@@ -123,6 +170,7 @@ class CompletionEngine:
             )
 
         snippets, prompt = fit_items(self.backend, snippets, render, self.max_tokens)
+        self._sticky.remember(query.path, snippets)
         timings["prompt_ms"] = (time.perf_counter() - t) * 1000
 
         t = time.perf_counter()

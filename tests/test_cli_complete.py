@@ -39,7 +39,7 @@ def ragls(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[s
     )
 
 
-def test_complete_json_contract(write_workspace, tiny_model: Path) -> None:  # noqa: ANN001
+def test_complete_json_contract(write_workspace, tiny_model: Path) -> None:
     ws = write_workspace(FILES)
     common = ["complete", "--workspace", str(ws), "--file", "pkg/report.py", "--model", str(tiny_model)]
     out = ragls(*common, "--line", "5", "--col", "12", "--max-tokens", "6", "--json")
@@ -63,7 +63,7 @@ def test_complete_json_contract(write_workspace, tiny_model: Path) -> None:  # n
     assert piped.returncode == 0, piped.stderr
 
 
-def test_complete_errors_and_batch(write_workspace, tiny_model: Path, tmp_path: Path) -> None:  # noqa: ANN001
+def test_complete_errors_and_batch(write_workspace, tiny_model: Path, tmp_path: Path) -> None:
     ws = write_workspace(FILES)
     base = ["complete", "--workspace", str(ws), "--model", str(tiny_model), "--max-tokens", "4"]
     out_of_range = ragls(*base, "--file", "pkg/report.py", "--line", "99", "--col", "1")

@@ -220,7 +220,7 @@ class FixedRetriever:
     def __init__(self, *answers: list) -> None:
         self.answers = list(answers)
 
-    def retrieve(self, query, **kwargs):  # noqa: ANN001, ANN003
+    def retrieve(self, query, **kwargs):
         from ragls.retrieval.types import RetrievalResult
 
         return RetrievalResult(self.answers.pop(0), 1.0, {})
@@ -231,12 +231,12 @@ class RecordingBackend(ScriptedBackend):
         super().__init__([])
         self.raw_prompts: list[str] = []
 
-    def generate(self, req, cancel=NEVER, on_text=None):  # noqa: ANN001
+    def generate(self, req, cancel=NEVER, on_text=None):
         self.raw_prompts.append(req.prompt)
         return GenerationResult("x", self.name, 1, "stop", 1.0)
 
 
-def test_context_stays_identical_across_keystrokes_while_its_best_snippets_do(project: WorkspaceIndex) -> None:
+def test_context_stays_identical_across_keystrokes(project: WorkspaceIndex) -> None:
     from ragls.engine.completion import CompletionEngine
     from ragls.retrieval.types import CursorQuery, Snippet
 

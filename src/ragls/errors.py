@@ -6,7 +6,7 @@ catching everything else.
 
     RaglsError
     ├── ConfigError          invalid settings or project file
-    ├── IndexError_          the workspace index is missing, corrupt or busy
+    ├── IndexUnavailable          the workspace index is missing, corrupt or busy
     ├── WorkspaceError       a path outside the workspace, a line out of range
     ├── ModelError           a model cannot be loaded or run
     │   └── BackendError     a remote endpoint is down, slow, or answered garbage
@@ -24,7 +24,7 @@ class ConfigError(RaglsError):
     """Settings or a project file could not be used as given."""
 
 
-class IndexError_(RaglsError):  # noqa: N801 - the builtin IndexError is a different thing
+class IndexUnavailable(RaglsError):
     """The workspace index is missing, corrupt or cannot be opened."""
 
 

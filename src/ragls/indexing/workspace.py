@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 
-from ragls.errors import IndexError_, WorkspaceError
+from ragls.errors import IndexUnavailable, WorkspaceError
 from ragls.indexing import store_queries as q
 from ragls.indexing.config import IndexConfig, index_dir_for
 from ragls.indexing.records import ChunkRow, ImportRow, IndexStats, ParsedFile, RefRow, SymbolRow, UpdateStats
@@ -53,7 +53,7 @@ class WorkspaceIndex(GraphQueries):
         try:
             store = Store(index_dir)
         except (sqlite3.Error, OSError) as exc:
-            raise IndexError_(f"cannot open the index in {index_dir}: {exc}") from exc
+            raise IndexUnavailable(f"cannot open the index in {index_dir}: {exc}") from exc
         return cls(path, config, index_dir, store)
 
     # ---- updating ---------------------------------------------------------------------------
@@ -70,7 +70,7 @@ class WorkspaceIndex(GraphQueries):
                 updater = Updater(self.root, self.config, self._store, self._update_resolvers)
                 stats = updater.run(progress, rels)
             except sqlite3.DatabaseError as exc:
-                raise IndexError_(f"index update failed ({self._store.path}): {exc}") from exc
+                raise IndexUnavailable(f"index update failed ({self._store.path}): {exc}") from exc
             self._overlays.forget_imports()
         logger.info(
             "indexed %s: %d files (%d parsed, %d removed) in %.2fs",

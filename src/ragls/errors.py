@@ -6,7 +6,7 @@ catching everything else.
 
     RaglsError
     ├── ConfigError          invalid settings or project file
-    ├── IndexUnavailable          the workspace index is missing, corrupt or busy
+    ├── IndexUnavailable     the workspace index is missing, corrupt or busy
     ├── WorkspaceError       a path outside the workspace, a line out of range
     ├── ModelError           a model cannot be loaded or run
     │   └── BackendError     a remote endpoint is down, slow, or answered garbage

@@ -311,3 +311,16 @@ def _read_messages_partial(data: bytes) -> list[dict]:
         return _read_messages(data)
     except (ValueError, IndexError):
         return []
+
+
+async def test_background_embedding_reports_progress(client, workspace: Path, tiny_model: Path) -> None:
+    options = _options(tiny_model)
+    options["embeddings"] = {"kind": "onnx", "threads": 1}
+    await initialize(client, PROFILES[0], workspace, options)
+    await _indexed(client)
+    for _ in range(600):
+        emb = (await _command(client, "ragls.indexStatus"))["embeddings"]
+        if emb and emb["total"] and emb["done"] == emb["total"]:
+            break
+        await asyncio.sleep(0.05)
+    assert emb is not None and emb["total"] >= 2 and emb["done"] == emb["total"], emb

@@ -173,6 +173,13 @@ class SessionHost:
             self._scheduler.start()
             logger.info("background embedding started")
 
+    def embedding_progress(self) -> dict[str, Any] | None:
+        """Chunks embedded so far out of those to embed (None when embeddings are off)."""
+        if self._scheduler is None:
+            return None
+        done, total = self._scheduler.progress()
+        return {"done": done, "total": total, "model": self.session.config.embeddings.kind}
+
     def index_changed(self, paths: list[str] | None = None) -> None:
         if self._scheduler is not None:
             if paths:

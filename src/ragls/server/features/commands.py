@@ -65,6 +65,7 @@ def status(ls: Any) -> dict[str, Any]:
         "root": str(state.root) if state.root else None,
         "state": state.index_state,
         "progress": {"done": done, "total": total},
+        "embeddings": _embedding_progress(state.host),
         "index": index_stats,
         "last_update": state.last_update,
         "model": state.host.model_name if state.host is not None else None,
@@ -72,6 +73,15 @@ def status(ls: Any) -> dict[str, Any]:
         "settings": settings_to_json(state.settings),
         **counters,
     }
+
+
+def _embedding_progress(host: Any) -> dict[str, Any] | None:
+    report = getattr(host, "embedding_progress", None)
+    try:
+        return report() if report is not None else None
+    except Exception as exc:  # a failing scheduler must not break the status command
+        logger.warning("embedding progress unavailable: %s", exc)
+        return None
 
 
 def register(server: Any) -> None:

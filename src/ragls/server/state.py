@@ -88,6 +88,10 @@ class ServerState:
         self.index_task: asyncio.Future[Any] | None = None
         self.last_update: dict[str, Any] = {}
         self.watcher: Any = None
+        # latest unsaved text per document waiting for the overlay worker (None: clear it);
+        # one parse per document is queued at most, however fast the user types
+        self.overlay_pending: dict[str, str | None] = {}
+        self.overlay_lock = threading.Lock()
         self._tasks: set[asyncio.Future[Any]] = set()
         self._reported: set[str] = set()
         self._lock = threading.Lock()

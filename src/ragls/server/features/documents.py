@@ -17,7 +17,12 @@ logger = logging.getLogger(__name__)
 MAX_OVERLAY_CHARS = 5_000_000  # larger buffers are not mirrored into the index
 
 
-def _overlay(host: Any, rel: str, text: str | None) -> None:
+def _overlay(state: ServerState, host: Any, rel: str) -> None:
+    """Apply the newest pending text of `rel` (older versions typed meanwhile are skipped)."""
+    with state.overlay_lock:
+        if rel not in state.overlay_pending:
+            return
+        text = state.overlay_pending.pop(rel)
     try:
         if text is None:
             host.index.clear_overlay(rel)
@@ -25,6 +30,15 @@ def _overlay(host: Any, rel: str, text: str | None) -> None:
             host.index.set_overlay(rel, text)
     except Exception:
         logger.exception("overlay update failed for %s", rel)
+
+
+async def overlays_applied(state: ServerState) -> None:
+    """Wait until every buffer change received so far is in the index overlay.
+
+    The overlay worker runs jobs in order, so a no-op job finishing means the ones before it
+    did; retrieval then reuses the overlay's parse instead of parsing the buffer again.
+    """
+    await state.pools.run(state.pools.overlay, lambda: None)
 
 
 def _mirror(ls: Any, uri: str, clear: bool = False) -> None:
@@ -42,7 +56,11 @@ def _mirror(ls: Any, uri: str, clear: bool = False) -> None:
         if len(text) > MAX_OVERLAY_CHARS:
             logger.warning("%s is %d characters: not mirrored into the index", rel, len(text))
             return
-    state.pools.overlay.submit(_overlay, host, rel, text)
+    with state.overlay_lock:
+        queued = rel in state.overlay_pending
+        state.overlay_pending[rel] = text
+    if not queued:
+        state.pools.overlay.submit(_overlay, state, host, rel)
 
 
 def register(server: Any) -> None:

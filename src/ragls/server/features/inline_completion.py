@@ -18,6 +18,7 @@ from lsprotocol import types
 
 from ragls.errors import Cancelled, RaglsError
 from ragls.server import positions
+from ragls.server.features import documents
 from ragls.server.scheduling import debounce
 from ragls.server.state import ServerState, show_message_once
 
@@ -100,6 +101,7 @@ async def compute(
             return Suggestion(cached, host.model_name, line, col, position)
         from ragls.retrieval.types import CursorQuery
 
+        await documents.overlays_applied(state)  # retrieval reuses the overlay's parse
         query = CursorQuery(path=rel, line=line, col=col, text=text)
         started = time.perf_counter()
         state.stats.incr("completions_started")

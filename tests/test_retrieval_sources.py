@@ -294,22 +294,3 @@ def test_graph_attribute_of_imported_module(write_workspace) -> None:
     cands = graph_candidates(index, ctx, CFG)
     assert cands and cands[0].symbol == "load_user" and cands[0].sources == ["graph:import"]
     index.close()
-
-
-def test_graph_shows_how_an_imported_name_is_used_elsewhere(write_workspace) -> None:
-    files = dict(PY)
-    files["admin.py"] = (
-        "from models import load_user\n\n\ndef ban(user_id):\n"
-        "    victim = load_user(user_id)\n    victim.banned = True\n"
-    )
-    index = _open(write_workspace, files)
-    buffer = "from models import User, load_user\n\n\ndef greet(user_id: int) -> str:\n    "
-    ctx = build_context(index, CursorQuery("service.py", 5, 5, text=buffer), CFG)
-    cands = graph_candidates(index, ctx, CFG)
-    usages = {(c.path, c.start_line, c.end_line): c for c in cands if c.sources == ["graph:usage"]}
-    use = usages[("admin.py", 4, 5)]  # the call of load_user in another file, with the line before
-    assert use.text.endswith("victim = load_user(user_id)")
-    assert all(path != "service.py" for path, _, _ in usages)  # never the buffer's own file
-    defs = [c for c in cands if c.symbol == "load_user" and c.sources == ["graph:import"]]
-    assert defs and defs[0].score > use.score  # the definition still ranks first
-    index.close()

@@ -29,11 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-EDGE_WEIGHTS = {
-    "import": 1.0, "ref": 0.9, "type": 0.8, "local": 0.6, "callee": 0.5, "usage": 0.4, "caller": 0.3,
-}
-USAGE_SYMBOLS = 3  # the best imported definitions whose uses elsewhere are shown as examples
-USAGES_PER_SYMBOL = 2
+EDGE_WEIGHTS = {"import": 1.0, "ref": 0.9, "type": 0.8, "local": 0.6, "callee": 0.5, "caller": 0.3}
 CALLER_CONTEXT = 2  # lines kept on each side of a call site
 MAX_NAMES = 40  # names resolved per request (each is at most one query, memoised)
 BIG_CHUNK_FACTOR = 3  # a chunk this many times larger than the definition: cut the definition
@@ -146,7 +142,6 @@ def graph_candidates(
                     from_buffer=True,
                 ))
 
-    imported: list[tuple[SymbolRow, float]] = []  # (definition, score) of imported names, best first
     hints = ranked_names(ctx, rows, limit=MAX_NAMES)
     for h in hints:
         if h.edge in ("ref", "type") and h.name in local_defs:
@@ -158,8 +153,6 @@ def graph_candidates(
         for sym in syms[:2]:
             tag = "import" if h.edge in ("import", "attr") or sym.path in targets else h.edge
             add_symbol(sym, h.score * EDGE_WEIGHTS[tag], f"graph:{tag}")
-            if tag == "import" and sym.path != ctx.path:
-                imported.append((sym, h.score))
     named = {h.name for h in hints}
     for i, name in enumerate(_callee_names(ctx, named)):
         score = EDGE_WEIGHTS["callee"] / (1 + 0.1 * i)
@@ -168,8 +161,6 @@ def graph_candidates(
             continue
         for sym in resolver.resolve(name)[:2]:
             add_symbol(sym, score, "graph:callee")
-    if deadline is None or time.perf_counter() < deadline:
-        _usages(index, ctx, imported, add, resolver.lines_of)
     if deadline is None or time.perf_counter() < deadline:
         _callers(index, ctx, add, chunks_in)
     ranked = sorted(out.values(), key=lambda c: (-c.score, c.path, c.start_line))
@@ -187,44 +178,6 @@ def _callee_names(ctx: CursorContext, skip: Collection[str], limit: int = 8) -> 
                 and ref.name not in skip and ref.name != enc.name):
             names.setdefault(ref.name, None)
     return list(names)[:limit]
-
-
-def _usages(
-    index: WorkspaceIndex,
-    ctx: CursorContext,
-    imported: list[tuple[SymbolRow, float]],
-    add: Callable[[Candidate | None], None],
-    lines_of: Callable[[str], list[str] | None],
-) -> None:
-    """How the best imported definitions are used elsewhere: a line or two around each use.
-
-    A definition says what a name is; a use shows how it is called. Small models in
-    particular complete a call far better after seeing one.
-    """
-    seen: set[str] = set()
-    for sym, score in imported:
-        if len(seen) >= USAGE_SYMBOLS:
-            break
-        if sym.qualname in seen:
-            continue
-        seen.add(sym.qualname)
-        found = 0
-        for ref in index.callers_of(sym, limit=8):
-            if ref.path == ctx.path or (ref.path == sym.path and sym.start_line <= ref.line <= sym.end_line):
-                continue
-            lines = lines_of(ref.path)
-            if lines is None or ref.line > len(lines):
-                continue
-            start = max(1, ref.line - 1)
-            add(Candidate(
-                path=ref.path, start_line=start, end_line=ref.line,
-                text="\n".join(lines[start - 1 : ref.line]),
-                score=score * EDGE_WEIGHTS["usage"] / (1 + found),
-                sources=["graph:usage"],
-            ))
-            found += 1
-            if found >= USAGES_PER_SYMBOL:
-                break
 
 
 def _callers(

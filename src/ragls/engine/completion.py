@@ -111,6 +111,7 @@ class CompletionEngine:
         budget_tokens: int = 1024,
         max_tokens: int = 64,
         temperature: float = 0.1,
+        stable_prompts: bool = True,
     ) -> None:
         self.index = index
         self.retriever = retriever
@@ -118,6 +119,9 @@ class CompletionEngine:
         self.budget_tokens = budget_tokens
         self.max_tokens = max_tokens
         self.temperature = temperature
+        # keep prompts stable across keystrokes (sticky context, aligned window); off only to
+        # measure what it saves (bench/typing_bench.py)
+        self.stable_prompts = stable_prompts
         self._sticky = StickyContext()
 
     def complete(
@@ -150,8 +154,10 @@ class CompletionEngine:
         cancel.raise_if_cancelled()
 
         t = time.perf_counter()
-        snippets = self._sticky.choose(query.path, snippets)
-        prompt_prefix, prompt_suffix = window(prefix, suffix, PREFIX_LINES, SUFFIX_LINES, align=WINDOW_ALIGN)
+        if self.stable_prompts:
+            snippets = self._sticky.choose(query.path, snippets)
+        align = WINDOW_ALIGN if self.stable_prompts else 1
+        prompt_prefix, prompt_suffix = window(prefix, suffix, PREFIX_LINES, SUFFIX_LINES, align=align)
         limit = token_limit(self.backend, self.max_tokens)
         if limit is not None:  # the code around the cursor always gets at least half the window
             prompt_prefix = trim_lines(self.backend, prompt_prefix, limit // 2, keep="end")

@@ -184,7 +184,7 @@ class WorkspaceIndex(GraphQueries):
     def find_definitions(self, name: str, *, limit: int = 50) -> list[SymbolRow]:
         overlays = self._overlays.snapshot()
         rows = q.find_definitions(self._conn(), name, limit, overlays)
-        rows += [s for item in overlays.values() for s in item.symbols() if s.name == name]
+        rows += [s for item in overlays.values() for s in item.named(name)]
         return sorted(rows, key=lambda s: (s.path, s.start_line))[:limit]
 
     def definitions_in(self, path: str) -> list[SymbolRow]:
@@ -209,7 +209,7 @@ class WorkspaceIndex(GraphQueries):
         rows = q.definitions_named_in(self._conn(), name, stored)
         for p in paths:
             if p in overlays:
-                rows += [s for s in overlays[p].symbols() if s.name == name]
+                rows += overlays[p].named(name)
         return rows
 
     def _refs_named(self, name: str, paths: Sequence[str], limit: int) -> list[RefRow]:

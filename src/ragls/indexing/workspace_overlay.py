@@ -32,9 +32,13 @@ class Overlay:
     terms: list[Counter[str]] = field(default_factory=list)  # per chunk
     sizes: list[int] = field(default_factory=list)
     imports: list[ImportRow] | None = None  # resolved lazily, dropped after an update
+    # rows built once per buffer version: queries run per name, many times per completion
+    symbol_rows: list[SymbolRow] = field(default_factory=list)
+    by_name: dict[str, list[SymbolRow]] = field(default_factory=dict)
+    chunk_rows: list[ChunkRow] = field(default_factory=list)
 
-    def symbols(self) -> list[SymbolRow]:
-        return [
+    def __post_init__(self) -> None:
+        self.symbol_rows = [
             SymbolRow(
                 -(self.first_id + i),
                 self.path,
@@ -48,12 +52,21 @@ class Overlay:
             )
             for i, d in enumerate(self.parsed.definitions)
         ]
-
-    def chunks(self) -> list[ChunkRow]:
-        return [
+        for row in self.symbol_rows:
+            self.by_name.setdefault(row.name, []).append(row)
+        self.chunk_rows = [
             ChunkRow(c.chunk_id, self.path, c.start_line, c.end_line, c.kind, c.name, c.text, c.content_hash)
             for c in self.parsed.chunks
         ]
+
+    def symbols(self) -> list[SymbolRow]:
+        return list(self.symbol_rows)
+
+    def named(self, name: str) -> list[SymbolRow]:
+        return self.by_name.get(name, [])
+
+    def chunks(self) -> list[ChunkRow]:
+        return list(self.chunk_rows)
 
     def refs(self) -> list[RefRow]:
         return [RefRow(self.path, r.name, r.line, r.kind, r.scope) for r in self.parsed.references]

@@ -161,7 +161,11 @@ class SessionHost:
         return self.model_name
 
     def start_background(self) -> None:
-        """Start filling the vector store (no-op when embeddings are off or unavailable)."""
+        """Warm the index's read path, then start filling the vector store (if embeddings are on)."""
+        try:  # the first full-text query loads term statistics and pages: not on a user's request
+            self.index.lexical_search(["def", "class", "import"], limit=1)
+        except Exception:
+            logger.debug("index warm-up query failed", exc_info=True)
         if self.settings.embeddings.kind == "none" or self._scheduler is not None:
             return
         try:

@@ -262,3 +262,19 @@ def test_known_unchanged_files_are_not_reopened(write_workspace, monkeypatch) ->
     again = discovery.discover(root, IndexConfig(), known=known)
     assert [f.path for f in again.files] == ["a.py", "b.py"]
     assert [p.rsplit("/", 1)[-1] for p in opened] == ["b.py"]  # a.py kept its size and mtime
+
+
+def test_virtualenvs_are_skipped_by_content_not_by_name(write_workspace) -> None:
+    from ragls.indexing.config import IndexConfig
+    from ragls.indexing.discovery import check_path, discover
+
+    root = write_workspace({
+        "env/settings.py": "DEBUG = True\n",  # a package that happens to be called env
+        "venv/helpers.py": "x = 1\n",
+        "myenv/pyvenv.cfg": "home = /usr/bin\n",
+        "myenv/lib/site.py": "y = 2\n",
+    })
+    found = [f.path for f in discover(root, IndexConfig()).files]
+    assert found == ["env/settings.py", "venv/helpers.py"]
+    assert check_path(root, "myenv/lib/site.py", IndexConfig()) == "ignored"
+    assert check_path(root, "env/settings.py", IndexConfig()) is None

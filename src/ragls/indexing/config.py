@@ -40,7 +40,7 @@ LANGUAGE_EXTENSIONS: dict[str, str] = {
 # Directory names that are never walked, wherever they appear.
 # fmt: off
 SKIP_DIRS: frozenset[str] = frozenset({
-    ".git", ".hg", ".svn", "node_modules", ".venv", "venv", "env", "__pycache__", "dist", "build",
+    ".git", ".hg", ".svn", "node_modules", ".venv", "__pycache__", "dist", "build",
     "target", "out", ".tox", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".ragls",
     "site-packages", "vendor", "third_party", ".next", ".idea",
 })

@@ -248,7 +248,7 @@ def discover(
             except OSError:
                 continue
             if is_dir:
-                if rules.is_ignored(rel, True):
+                if rules.is_ignored(rel, True) or _is_virtualenv(entry.path):
                     continue
                 if is_link:
                     deferred.append((rel, entry.path))
@@ -281,6 +281,11 @@ def discover(
     result.skipped.sort(key=lambda s: s.path)
     logger.debug("discovered %d files, skipped %d under %s", len(result.files), len(result.skipped), root)
     return result
+
+
+def _is_virtualenv(abs_dir: str) -> bool:
+    """A Python virtual environment, whatever its name (venv, env, .env-3.11, ...)."""
+    return os.path.isfile(os.path.join(abs_dir, "pyvenv.cfg"))
 
 
 def _skip(result: DiscoveryResult, rel: str, reason: str) -> None:
@@ -329,6 +334,9 @@ def check_path(
     if rules.path_ignored(rel):
         return "ignored"
     abs_path = os.path.join(root, rel)
+    parts = rel.split("/")[:-1]
+    if any(_is_virtualenv(os.path.join(root, *parts[: i + 1])) for i in range(len(parts))):
+        return "ignored"
     if "/" in rel:
         real_parent = _real_rel(str(root), os.path.dirname(abs_path))
         if real_parent is None:

@@ -35,7 +35,7 @@ end
 -- the plugin users install, from editor-clients/neovim
 vim.opt.rtp:prepend(env.RAGLS_PLUGIN)
 require("ragls").setup({
-  cmd = { env.RAGLS_PYTHON, "-m", "ragls", "serve", "--log-file", env.RAGLS_LOG },
+  cmd = { env.RAGLS_PYTHON, "-m", "ragls", "serve", "--log-file", env.RAGLS_LOG, "--log-level", "debug" },
   settings = {
     model = { path = env.RAGLS_MODEL, nCtx = 2048, maxTokens = 16, threads = 1 },
     context = { budgetTokens = 256 },
@@ -50,11 +50,13 @@ local client_id = nil
 
 local started = vim.uv.now()
 local typed = false
+local typed_at = 0
+local retypes = 0  -- a user who sees no suggestion types on; each key asks again
 local timer = vim.uv.new_timer()
 timer:start(200, 100, vim.schedule_wrap(function()
   if vim.uv.now() - started > 60000 then
     timer:stop()
-    finish({ error = "timeout", typed = typed })
+    finish({ error = "timeout", typed = typed, retypes = retypes })
     return
   end
   local client = vim.lsp.get_clients({ name = "ragls", bufnr = bufnr })[1]
@@ -62,9 +64,14 @@ timer:start(200, 100, vim.schedule_wrap(function()
   if not typed then
     if client and client.initialized and vim.lsp.buf_is_attached(bufnr, client_id) then
       typed = true
+      typed_at = vim.uv.now()
       vim.api.nvim_input("Go<CR>def total(xs):<CR>return ")
     end
     return
+  end
+  if vim.uv.now() - typed_at > 8000 * (retypes + 1) then
+    retypes = retypes + 1
+    vim.api.nvim_input("x")
   end
   local ns = vim.api.nvim_get_namespaces()["nvim.lsp.inline_completion"]
   local marks = ns and vim.api.nvim_buf_get_extmarks(bufnr, ns, 0, -1, { details = true }) or {}
@@ -78,6 +85,7 @@ timer:start(200, 100, vim.schedule_wrap(function()
           line = vim.api.nvim_get_current_line(),
           extmarks = #marks,
           client = client and client.name,
+          retypes = retypes,
           server_inline = client and client.server_capabilities.inlineCompletionProvider ~= nil,
         })
       end,

@@ -65,11 +65,13 @@ async def compute(
         delay = settings.debounce_ms / 1000 if debounce_s is None else debounce_s
         if not await debounce(ticket, delay) or not state.latest.is_current(ticket):
             state.stats.incr("completions_cancelled")
+            logger.debug("completion for %s superseded while debouncing", rel)
             return None
         debounced = time.perf_counter()
         doc = ls.workspace.text_documents.get(uri)
         if doc is None or doc.version != version:
             state.stats.incr("completions_cancelled")
+            logger.debug("completion for %s: document changed while debouncing", rel)
             return None
         text = doc.source
         if len(text) > MAX_DOCUMENT_CHARS:

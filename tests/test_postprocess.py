@@ -111,3 +111,9 @@ def test_tree_sitter_trims_lines_that_break_the_syntax() -> None:
     # the heuristics keep both lines; the second one opens a string that never closes
     got = pp("x = 1\n    y = 'oops\n", "def f():\n    ", "\n    return x\n")
     assert got == "x = 1"
+
+
+def test_blank_lines_before_code_on_an_indented_empty_line_are_dropped() -> None:
+    prefix = "def f(args):\n    x = 1\n    "
+    out = postprocess("\n\n    if not x:\n        return 2", prefix=prefix, suffix="", language="python")
+    assert out == "if not x:\n        return 2"

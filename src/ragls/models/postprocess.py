@@ -260,6 +260,13 @@ def postprocess(completion: str, *, prefix: str, suffix: str, language: str | No
     text = completion.replace("\r\n", "\n")
     if not text.strip():
         return ""
+    line_before = prefix.rpartition("\n")[2]
+    if not line_before.strip() and text.startswith("\n"):
+        # the cursor sits on a blank, indented line: blank lines first would push the code
+        # away from it, and the indentation is already typed
+        text = text.lstrip("\n")
+        if line_before and text.startswith(line_before):
+            text = text[len(line_before) :]
     cur = _cursor(prefix, suffix, language)
     if cur.single_line:
         text = text.split("\n", 1)[0]

@@ -34,3 +34,20 @@ def write_workspace(tmp_path: Path) -> WriteFiles:
         return root
 
     return write
+
+
+@pytest.fixture(scope="session")
+def tiny_server_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random-weight qwen2 GGUF (FIM tokens) for end-to-end server tests, made once.
+
+    Its 2048-token training context (RoPE: any length works) lets fix and test-generation
+    prompts fit; the weights stay random, so tests check mechanics, not quality.
+    """
+    pytest.importorskip("llama_cpp")
+    import gguf_tiny
+
+    saved, gguf_tiny.N_CTX = gguf_tiny.N_CTX, 2048
+    try:
+        return gguf_tiny.make_tiny_gguf(tmp_path_factory.mktemp("model") / "tiny-qwen.gguf", "qwen2")
+    finally:
+        gguf_tiny.N_CTX = saved

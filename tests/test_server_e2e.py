@@ -30,20 +30,6 @@ class Box:
 UTIL = "def clamp(x, lo=0, hi=100):\n    return max(lo, min(hi, x))\n"
 
 
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    pytest.importorskip("llama_cpp")
-    import gguf_tiny
-
-    # a 2048-token training context (RoPE: any length works) so that fix and test-generation
-    # prompts fit; the weights stay random
-    saved, gguf_tiny.N_CTX = gguf_tiny.N_CTX, 2048
-    try:
-        return gguf_tiny.make_tiny_gguf(tmp_path_factory.mktemp("model") / "tiny-qwen.gguf", "qwen2")
-    finally:
-        gguf_tiny.N_CTX = saved
-
-
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
     root = tmp_path / "proj"
@@ -86,8 +72,8 @@ async def _indexed(client) -> dict:
 
 
 @pytest.mark.parametrize("profile", PROFILES)
-async def test_real_stack_completion(client, workspace: Path, tiny_model: Path, profile: str) -> None:
-    await initialize(client, profile, workspace, _options(tiny_model))
+async def test_real_stack_completion(client, workspace: Path, tiny_server_model: Path, profile: str) -> None:
+    await initialize(client, profile, workspace, _options(tiny_server_model))
     status = await _indexed(client)
     assert status["index"]["files"] == 2 and status["index"]["symbols"] >= 3
     ends = await wait_for(lambda: [v for r in client.progress_reports.values() for v in r if v.kind == "end"])
@@ -124,8 +110,8 @@ async def test_real_stack_completion(client, workspace: Path, tiny_model: Path, 
     assert 0 <= timings["overhead_ms"] <= timings["server_ms"]
 
 
-async def test_real_stack_storm_and_code_actions(client, workspace: Path, tiny_model: Path) -> None:
-    await initialize(client, "neovim_v0.12.0", workspace, _options(tiny_model))
+async def test_real_stack_storm_and_code_actions(client, workspace: Path, tiny_server_model: Path) -> None:
+    await initialize(client, "neovim_v0.12.0", workspace, _options(tiny_server_model))
     await _indexed(client)
     uri = (workspace / "storm.py").as_uri()
     text = "from util import clamp\nv = "
@@ -313,8 +299,10 @@ def _read_messages_partial(data: bytes) -> list[dict]:
         return []
 
 
-async def test_background_embedding_reports_progress(client, workspace: Path, tiny_model: Path) -> None:
-    options = _options(tiny_model)
+async def test_background_embedding_reports_progress(
+    client, workspace: Path, tiny_server_model: Path
+) -> None:
+    options = _options(tiny_server_model)
     options["embeddings"] = {"kind": "onnx", "threads": 1}
     await initialize(client, PROFILES[0], workspace, options)
     await _indexed(client)

@@ -43,21 +43,10 @@ def model_config_from_args(args: argparse.Namespace):  # -> ModelConfig
     return ModelConfig(source="local", model=args.model, max_tokens=args.max_tokens)
 
 
-def workspace_path(root: Path, file: str) -> str:
-    """FILE (relative to the workspace, or absolute) as a workspace-relative POSIX path."""
-    from ragls.errors import WorkspaceError
-
-    p = Path(file)
-    full = (p if p.is_absolute() else root / p).resolve()
-    try:
-        return full.relative_to(root).as_posix()
-    except ValueError:
-        raise WorkspaceError(f"{file} is outside the workspace {root}") from None
-
-
 def run(args: argparse.Namespace) -> int:
     from ragls.engine.session import open_session
     from ragls.errors import ConfigError, WorkspaceError
+    from ragls.retrieval.cursor import normalize_path
     from ragls.retrieval.types import CursorQuery, RetrievalConfig
 
     root = Path(args.workspace).resolve()
@@ -77,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         engine = session.completion_engine()
 
         def one(query: CursorQuery) -> dict[str, Any]:
-            query.path = workspace_path(root, query.path)
+            query.path = normalize_path(root, query.path)
             return engine.complete(query, no_context=args.no_context).to_json()
 
         if args.batch:

@@ -16,6 +16,7 @@ from ragls.cancel import NEVER, CancelToken
 from ragls.engine.buffer import extract_code
 from ragls.engine.prompt_fit import chat_max_tokens, chat_tokens, fit_items
 from ragls.indexing.parser import parse_source
+from ragls.indexing.records import ParsedFile
 from ragls.retrieval.types import CursorQuery, Snippet
 
 if TYPE_CHECKING:
@@ -53,24 +54,18 @@ class FixProposal:
     context: list[Snippet] = field(default_factory=list)
 
 
-def fix_region(buffer: str, path: str, start_line: int, end_line: int) -> tuple[int, int]:
+def fix_region(lines: list[str], parsed: ParsedFile, start_line: int, end_line: int) -> tuple[int, int]:
     """The region a fix may rewrite: the innermost definition around the range, or a margin."""
-    lines = buffer.split("\n")
     start_line = max(1, min(start_line, len(lines)))
     end_line = max(start_line, min(end_line, len(lines)))
-    try:
-        parsed = parse_source(path, buffer.encode("utf-8", "surrogatepass"))
-    except ValueError:
-        parsed = None
     best: tuple[int, int] | None = None
-    if parsed is not None:
-        for d in parsed.definitions:
-            if d.kind == "package" or not (d.start_line <= start_line and end_line <= d.end_line):
-                continue
-            if d.end_line - d.start_line + 1 > MAX_REGION_LINES:
-                continue
-            if best is None or d.end_line - d.start_line < best[1] - best[0]:
-                best = (d.start_line, d.end_line)
+    for d in parsed.definitions:
+        if d.kind == "package" or not (d.start_line <= start_line and end_line <= d.end_line):
+            continue
+        if d.end_line - d.start_line + 1 > MAX_REGION_LINES:
+            continue
+        if best is None or d.end_line - d.start_line < best[1] - best[0]:
+            best = (d.start_line, d.end_line)
     if best is not None:
         return best
     return max(1, start_line - CONTEXT_MARGIN), min(len(lines), end_line + CONTEXT_MARGIN)
@@ -168,15 +163,16 @@ class FixEngine:
         cancel: CancelToken = NEVER,
     ) -> FixProposal | None:
         """A verified fix of the region around start_line..end_line, or an unverified one with the reason."""
-        first, last = fix_region(buffer, path, start_line, end_line)
+        parsed = parse_source(path, buffer.encode("utf-8", "surrogatepass"))
         lines = buffer.split("\n")
+        first, last = fix_region(lines, parsed, start_line, end_line)
         old_region = lines[first - 1 : last]
         try:
             context = self.retriever.retrieve(CursorQuery(path, first, 1, buffer), cancel=cancel).snippets[:4]
         except Exception:  # one failing stage must not sink the fix
             log.exception("retrieval for fix failed")
             context = []
-        before = parse_source(path, buffer.encode("utf-8", "surrogatepass")).syntax_errors
+        before = parsed.syntax_errors
         region_text = "\n".join(old_region)
         want = min(1024, 2 * self.backend.count_tokens(region_text) + 64)
         context, messages = fit_items(

@@ -21,7 +21,7 @@ from ragls.cancel import NEVER, CancelToken
 from ragls.engine.buffer import extract_code
 from ragls.engine.prompt_fit import chat_max_tokens, chat_tokens, fit_items
 from ragls.indexing.parser import parse_source
-from ragls.indexing.records import Definition
+from ragls.indexing.records import Definition, ParsedFile
 from ragls.retrieval.types import CursorQuery
 
 if TYPE_CHECKING:
@@ -117,6 +117,15 @@ def skeleton(language: str, framework: str, symbol: Definition, module: str, pac
     return f"// {note}\n"
 
 
+def _innermost_testable(parsed: ParsedFile, line: int) -> Definition | None:
+    best: Definition | None = None
+    for d in parsed.definitions:
+        inside = d.kind in TESTABLE_KINDS and d.start_line <= line <= d.end_line
+        if inside and (best is None or d.end_line - d.start_line <= best.end_line - best.start_line):
+            best = d
+    return best
+
+
 class TestGenerator:
     """Writes unit tests for the function, method or class under the cursor."""
 
@@ -133,12 +142,7 @@ class TestGenerator:
             parsed = parse_source(path, buffer.encode("utf-8", "surrogatepass"))
         except ValueError:
             return None
-        best: Definition | None = None
-        for d in parsed.definitions:
-            inside = d.kind in TESTABLE_KINDS and d.start_line <= line <= d.end_line
-            if inside and (best is None or d.end_line - d.start_line <= best.end_line - best.start_line):
-                best = d
-        return best
+        return _innermost_testable(parsed, line)
 
     def _style_example(self, test_path: str) -> str:
         """The start of an existing test file of the project, as a style example."""
@@ -151,11 +155,14 @@ class TestGenerator:
         return ""
 
     def generate(self, path: str, buffer: str, line: int, cancel: CancelToken = NEVER) -> TestFile:
-        symbol = self.target_at(path, buffer, line)
-        if symbol is None:
+        try:
+            parsed = parse_source(path, buffer.encode("utf-8", "surrogatepass"))
+        except ValueError:
+            parsed = None
+        symbol = _innermost_testable(parsed, line) if parsed is not None else None
+        if parsed is None or symbol is None:
             raise ValueError(f"no function, method or class at {path}:{line}")
-        language = self.index.language_of(path) or parse_source(path, b"").language
-        parsed = parse_source(path, buffer.encode("utf-8", "surrogatepass"))
+        language = parsed.language
         package = next((d.name for d in parsed.definitions if d.kind == "package"), None)
         js_runner = "jest"
         if language in ("typescript", "tsx", "javascript"):

@@ -75,6 +75,9 @@ class Settings:
     index: IndexSettings = field(default_factory=IndexSettings)
     test_command: str | None = None
     log_level: str = "info"
+    # The client vouches for the workspace (VS Code workspace trust, a Neovim setting): only then
+    # may project files choose endpoints, keys or commands, and only then is project code run.
+    trusted_workspace: bool = False
 
 
 # ---- value checkers: return the converted value or raise ValueError with a reason ----------
@@ -200,6 +203,7 @@ SCHEMA: dict[str, tuple[type, dict[str, tuple[str, Check]]]] = {
 TOP_LEVEL: dict[str, tuple[str, Check]] = {
     "testCommand": ("test_command", _opt_str),
     "logLevel": ("log_level", _choice("debug", "info", "warning", "error")),
+    "trustedWorkspace": ("trusted_workspace", _bool),
 }
 
 

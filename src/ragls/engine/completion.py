@@ -1,7 +1,12 @@
 """Inline completion: retrieve cross-file context, build a FIM prompt, generate, clean up, ground.
 
-Each stage is timed under the request (retrieval_ms, prompt_ms, generation_ms,
-postprocess_ms) so a slow completion can be explained from the log.
+What makes it fast on two cores: the prompt is ordered so that everything that stays the same
+while the user types (context, then the file up to the cursor line) comes first and is handed
+to the model as a stable head, which llama.cpp keeps in its KV cache (and which is warmed in
+the background before the user asks); only the cursor line, a short suffix and the FIM markers
+are read per keystroke. Typing what the suggestion predicted is answered without the model.
+The prompt's size follows the loaded model's measured prompt speed (a cold-prompt time, not a
+fixed token count). Each stage is timed (retrieval_ms, prompt_ms, generation_ms, ...).
 """
 
 from __future__ import annotations
@@ -9,20 +14,21 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ragls.cancel import NEVER, CancelToken
-from ragls.engine.buffer import split_at_cursor, window
-from ragls.engine.grounding import ungrounded_names
-from ragls.engine.prompt_fit import fit_items, token_limit, trim_lines
+from ragls.engine.buffer import Cursor, window
+from ragls.engine.grounding import cut_before, ungrounded_names
+from ragls.engine.prompt_fit import trim_lines
+from ragls.engine.typed_ahead import TypedAhead
 from ragls.errors import WorkspaceError
 from ragls.indexing.records import content_hash
-from ragls.models.backend import GenerationRequest
-from ragls.models.fim import ContextFile, build_prompt, stop_sequences
-from ragls.models.postprocess import is_unit_complete, postprocess
+from ragls.lru import LRUCache
+from ragls.models.backend import GenerationRequest, GenerationResult
+from ragls.models.fim import ContextFile, build_prompt, comment_prefix, stop_sequences
+from ragls.models.postprocess import UnitEnd, postprocess
 from ragls.retrieval.types import CursorQuery, Snippet
 
 if TYPE_CHECKING:
@@ -32,12 +38,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PREFIX_LINES = 60  # lines of the current buffer before the cursor that go into the prompt
-SUFFIX_LINES = 20
+PREFIX_LINES = 60  # at most this many lines of the buffer before the cursor go into the prompt
+SUFFIX_LINES = 6  # a short suffix: it is read again on every keystroke
 # The prefix window starts on a multiple of this many lines, so moving the cursor down a line
 # does not change the start of the prompt (and llama.cpp can reuse its KV cache).
 WINDOW_ALIGN = 16
 STICKY_TOP = 3  # the previous context is kept while the new top snippets are all in it
+# Share of the prompt for the code around the cursor (the rest is cross-file context).
+PREFIX_SHARE, SUFFIX_SHARE = 0.45, 0.08
+DEFAULT_READ_TPS = 120.0  # prompt tokens/s assumed for a local model before the first measurement
+MIN_SHOWN_CHARS = 3  # a suggestion cut before an invented name must keep at least this much
 
 
 def _key(s: Snippet) -> tuple[str, int, int, str]:
@@ -54,13 +64,10 @@ class StickyContext:
     """
 
     def __init__(self, max_documents: int = 32) -> None:
-        self._recent: OrderedDict[str, list[Snippet]] = OrderedDict()
-        self._max = max_documents
-        self._lock = threading.Lock()
+        self._recent: LRUCache[str, list[Snippet]] = LRUCache(max_documents)
 
     def choose(self, path: str, snippets: list[Snippet]) -> list[Snippet]:
-        with self._lock:
-            previous = self._recent.get(path)
+        previous = self._recent.get(path)
         if not previous or not snippets:
             return snippets
         old = {_key(s) for s in previous}
@@ -71,11 +78,20 @@ class StickyContext:
         return list(previous) if top_kept and fresh else snippets
 
     def remember(self, path: str, snippets: list[Snippet]) -> None:
-        with self._lock:
-            self._recent[path] = list(snippets)
-            self._recent.move_to_end(path)
-            while len(self._recent) > self._max:
-                self._recent.popitem(last=False)
+        self._recent.put(path, list(snippets))
+
+
+class ReadSpeed:
+    """The loaded model's measured prompt speed (tokens/s), a moving average over requests."""
+
+    def __init__(self, prior: float = DEFAULT_READ_TPS) -> None:
+        self.tps = prior
+        self._lock = threading.Lock()
+
+    def observe(self, res: GenerationResult) -> None:
+        if res.read_tokens >= 32 and res.prompt_ms > 0:
+            with self._lock:
+                self.tps = 0.7 * self.tps + 0.3 * (res.read_tokens / (res.prompt_ms / 1000))
 
 
 @dataclass
@@ -85,8 +101,11 @@ class CompletionResult:
     context: list[Snippet]
     elapsed_ms: float
     timings: dict[str, float] = field(default_factory=dict)
-    ungrounded: list[str] = field(default_factory=list)
+    ungrounded: list[str] = field(default_factory=list)  # invented names in what the model wrote
     raw: str = ""  # the model's text before post-processing (for debugging and benchmarks)
+    prompt_tokens: int = 0
+    cached_tokens: int = 0  # prompt tokens the model did not have to read again
+    source: str = "model"  # model | typed-ahead | none
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -96,7 +115,19 @@ class CompletionResult:
             "elapsed_ms": round(self.elapsed_ms, 3),
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             "ungrounded": list(self.ungrounded),
+            "prompt_tokens": self.prompt_tokens,
+            "cached_tokens": self.cached_tokens,
+            "source": self.source,
         }
+
+
+@dataclass
+class Prompt:
+    text: str
+    stable_chars: int  # the head that stays while the user types on this line
+    prefix: str  # the windowed prefix and suffix the prompt holds
+    suffix: str
+    context: list[Snippet]
 
 
 class CompletionEngine:
@@ -112,6 +143,7 @@ class CompletionEngine:
         max_tokens: int = 64,
         temperature: float = 0.1,
         stable_prompts: bool = True,
+        cold_prompt_ms: float | None = 3000.0,
     ) -> None:
         self.index = index
         self.retriever = retriever
@@ -119,10 +151,17 @@ class CompletionEngine:
         self.budget_tokens = budget_tokens
         self.max_tokens = max_tokens
         self.temperature = temperature
-        # keep prompts stable across keystrokes (sticky context, aligned window); off only to
-        # measure what it saves (bench/typing_bench.py)
+        # keep prompts stable across keystrokes (sticky context, aligned window, stable head);
+        # off only to measure what it saves (bench/typing_bench.py)
         self.stable_prompts = stable_prompts
+        # the prompt is sized so that reading it cold takes about this long (None: token budget only)
+        self.cold_prompt_ms = cold_prompt_ms
+        self.read_speed = ReadSpeed()
+        self.typed_ahead = TypedAhead()
         self._sticky = StickyContext()
+        self._line_context: LRUCache[tuple[str, int, int, int], list[Snippet]] = LRUCache(64)
+
+    # --- the request path -------------------------------------------------------------------
 
     def complete(
         self,
@@ -135,97 +174,220 @@ class CompletionEngine:
         """Complete at `query`; `context_override` replaces retrieval (for A/B benchmarks)."""
         t0 = time.perf_counter()
         timings: dict[str, float] = {}
-        buffer = query.text if query.text is not None else self.index.read_text(query.path)
-        if buffer is None:
-            raise WorkspaceError(f"cannot read {query.path}")
-        prefix, suffix = split_at_cursor(buffer, query.line, query.col)
+        cursor = self._cursor(query)
+        ab_test = no_context or context_override is not None
+        ahead = None if ab_test else self.typed_ahead_result(query, cursor)
+        if ahead is not None:
+            return ahead
         language = self.index.language_of(query.path) or _language_for(query.path)
-
-        snippets: list[Snippet] = []
-        t = time.perf_counter()
-        if context_override is not None:
-            snippets = list(context_override)
-        elif not no_context:
-            result = self.retriever.retrieve(
-                replace(query, text=buffer), budget_tokens=self.budget_tokens, cancel=cancel
-            )
-            snippets = result.snippets
-        timings["retrieval_ms"] = (time.perf_counter() - t) * 1000
+        snippets = self._context(query, cursor, language, no_context, context_override, cancel, timings)
         cancel.raise_if_cancelled()
 
         t = time.perf_counter()
-        if self.stable_prompts:
-            snippets = self._sticky.choose(query.path, snippets)
-        align = WINDOW_ALIGN if self.stable_prompts else 1
-        prompt_prefix, prompt_suffix = window(prefix, suffix, PREFIX_LINES, SUFFIX_LINES, align=align)
-        limit = token_limit(self.backend, self.max_tokens)
-        if limit is not None:  # the code around the cursor always gets at least half the window
-            prompt_prefix = trim_lines(self.backend, prompt_prefix, limit // 2, keep="end")
-            prompt_suffix = trim_lines(self.backend, prompt_suffix, limit // 8, keep="start")
-        template = self.backend.template
-
-        def render(chosen: Sequence[Snippet]) -> str:
-            return build_prompt(
-                template,
-                prefix=prompt_prefix,
-                suffix=prompt_suffix,
-                # Least relevant first: the best snippet ends up closest to the code being written.
-                context=[ContextFile(s.path, s.text) for s in reversed(chosen)],
-                path=query.path,
-                language=language,
-            )
-
-        snippets, prompt = fit_items(self.backend, snippets, render, self.max_tokens)
-        self._sticky.remember(query.path, snippets)
+        prompt = self._prompt(query.path, cursor, language, snippets)
         timings["prompt_ms"] = (time.perf_counter() - t) * 1000
 
         t = time.perf_counter()
-        request = GenerationRequest(
-            prompt=prompt,
-            max_tokens=self.max_tokens,
-            temperature=self.temperature,
-            stop=stop_sequences(template),
-        )
-        generated = self.backend.generate(
-            request,
-            cancel=cancel,
-            on_text=lambda text: is_unit_complete(text, prompt_prefix, language or "", suffix=prompt_suffix),
-        )
+        generated = self._generate(prompt, language, cancel)
         timings["generation_ms"] = (time.perf_counter() - t) * 1000
+        timings["model_prompt_ms"] = generated.prompt_ms
         cancel.raise_if_cancelled()
 
         t = time.perf_counter()
-        completion = postprocess(generated.text, prefix=prefix, suffix=suffix, language=language or "")
-        ungrounded = (
-            ungrounded_names(
-                completion, language=language or "", path=query.path, buffer=buffer, index=self.index
-            )
-            if completion
-            else []
-        )
-        timings["postprocess_ms"] = (time.perf_counter() - t) * 1000
-        if ungrounded:
-            log.info("completion at %s:%d calls unknown names: %s", query.path, query.line, ungrounded)
+        completion, ungrounded = self._ground(query, cursor, language, prompt, generated, cancel, timings)
+        timings["postprocess_ms"] = (time.perf_counter() - t) * 1000 - timings.get("resample_ms", 0.0)
+        if not ab_test:
+            self.typed_ahead.remember(query.path, cursor, completion, generated.model, prompt.context)
         elapsed = (time.perf_counter() - t0) * 1000
-        log.debug(
-            "completion %s:%d:%d retrieval_ms=%.1f prompt_ms=%.1f generation_ms=%.1f snippets=%d",
-            query.path,
-            query.line,
-            query.col,
-            timings["retrieval_ms"],
-            timings["prompt_ms"],
-            timings["generation_ms"],
-            len(snippets),
-        )
+        log.debug("completion %s:%d:%d %s prompt=%d cached=%d snippets=%d", query.path, query.line, query.col,
+                  {k: round(v, 1) for k, v in timings.items()}, generated.prompt_tokens,
+                  generated.cached_tokens, len(prompt.context))
         return CompletionResult(
-            completion=completion,
-            model=self.backend.name,
-            context=snippets,
-            elapsed_ms=elapsed,
-            timings=timings,
-            ungrounded=ungrounded,
-            raw=generated.text,
+            completion=completion, model=generated.model, context=prompt.context, elapsed_ms=elapsed,
+            timings=timings, ungrounded=ungrounded, raw=generated.text,
+            prompt_tokens=generated.prompt_tokens, cached_tokens=generated.cached_tokens,
         )
+
+    def typed_ahead_result(self, query: CursorQuery, cursor: Cursor | None = None) -> CompletionResult | None:
+        """The rest of a suggestion whose beginning the user typed (no model), or None."""
+        t0 = time.perf_counter()
+        hit = self.typed_ahead.lookup(query.path, cursor or self._cursor(query))
+        if hit is None:
+            return None
+        shown, rest = hit
+        ms = (time.perf_counter() - t0) * 1000
+        return CompletionResult(rest, shown.model, shown.context, ms, {"typed_ahead_ms": ms},
+                                source="typed-ahead")
+
+    def warm(self, query: CursorQuery) -> int:
+        """Read the stable head of the prompt for `query` into the model's cache, in the background.
+
+        Called when a document opens or the cursor moves to a new place; returns the head's
+        length in characters (0 when the backend cannot warm).
+        """
+        warm = getattr(self.backend, "warm", None)
+        if warm is None:
+            return 0
+        cursor = self._cursor(query)
+        language = self.index.language_of(query.path) or _language_for(query.path)
+        snippets = self._context(query, cursor, language, False, None, NEVER, {})
+        prompt = self._prompt(query.path, cursor, language, snippets)
+        warm(prompt.text[: prompt.stable_chars])
+        return prompt.stable_chars
+
+    # --- steps -------------------------------------------------------------------------------
+
+    def _cursor(self, query: CursorQuery) -> Cursor:
+        buffer = query.text if query.text is not None else self.index.read_text(query.path)
+        if buffer is None:
+            raise WorkspaceError(f"cannot read {query.path}")
+        return Cursor.at(buffer, query.line, query.col)
+
+    def prompt_tokens_target(self) -> int | None:
+        """Prompt tokens that the loaded model reads in the cold-prompt time (None: no limit)."""
+        if self.cold_prompt_ms is None or getattr(self.backend, "n_ctx", None) is None:
+            return None
+        return max(256, int(self.read_speed.tps * self.cold_prompt_ms / 1000))
+
+    def _context(self, query: CursorQuery, cursor: Cursor, language: str | None, no_context: bool,
+                 override: list[Snippet] | None, cancel: CancelToken,
+                 timings: dict[str, float]) -> list[Snippet]:
+        t = time.perf_counter()
+        try:
+            if override is not None:
+                return list(override)
+            if no_context or not gains_from_context(cursor, language):
+                return []
+            # typing along a line does not change what the code around it needs: one retrieval per line
+            above = cursor.prefix[: len(cursor.prefix) - len(cursor.line_before)]
+            key = (query.path, cursor.line, hash(above), hash(cursor.suffix[len(cursor.line_after) :]))
+            cached = self._line_context.get(key) if self.stable_prompts else None
+            if cached is not None:
+                return cached
+            budget = self.budget_tokens
+            target = self.prompt_tokens_target()
+            if target is not None:
+                budget = min(budget, int(target * (1 - PREFIX_SHARE - SUFFIX_SHARE)))
+            query = CursorQuery(query.path, query.line, query.col, cursor.text)
+            snippets = self.retriever.retrieve(query, budget_tokens=budget, cancel=cancel).snippets
+            if self.stable_prompts:
+                snippets = self._sticky.choose(query.path, snippets)
+                self._sticky.remember(query.path, snippets)
+                self._line_context.put(key, snippets)
+            return snippets
+        finally:
+            timings["retrieval_ms"] = (time.perf_counter() - t) * 1000
+
+    def _prompt(self, path: str, cursor: Cursor, language: str | None, snippets: list[Snippet]) -> Prompt:
+        align = WINDOW_ALIGN if self.stable_prompts else 1
+        prefix, suffix = window(cursor.prefix, cursor.suffix, PREFIX_LINES, SUFFIX_LINES, align=align)
+        target = self.prompt_tokens_target()
+        n_ctx = getattr(self.backend, "n_ctx", None)
+        if target is not None:
+            prefix = trim_lines(self.backend, prefix, int(target * PREFIX_SHARE), keep="end", align=align)
+            suffix = trim_lines(self.backend, suffix, int(target * SUFFIX_SHARE), keep="start")
+        elif isinstance(n_ctx, int):  # the code around the cursor always gets at least half the window
+            prefix = trim_lines(self.backend, prefix, n_ctx // 2, keep="end", align=align)
+            suffix = trim_lines(self.backend, suffix, n_ctx // 8, keep="start")
+        snippets = self._fit(snippets, prefix, suffix)
+        text = build_prompt(
+            self.backend.template,
+            prefix=prefix,
+            suffix=suffix,
+            # Least relevant first: the best snippet ends up closest to the code being written.
+            context=[ContextFile(s.path, s.text) for s in reversed(snippets)],
+            path=path,
+            language=language,
+        )
+        return Prompt(text, stable_head(text, prefix, self.backend.template), prefix, suffix, snippets)
+
+    def _fit(self, snippets: Sequence[Snippet], prefix: str, suffix: str) -> list[Snippet]:
+        """The best snippets that fit the model's window beside the code (each counted once)."""
+        n_ctx = getattr(self.backend, "n_ctx", None)
+        if not isinstance(n_ctx, int) or not snippets:
+            return list(snippets)
+        count = self.backend.count_tokens
+        room = n_ctx - self.max_tokens - count(prefix) - count(suffix) - 32
+        kept: list[Snippet] = []
+        for s in snippets:
+            room -= count(s.text) + count(s.path) + 2
+            if room < 0:
+                break
+            kept.append(s)
+        return kept
+
+    def _generate(self, prompt: Prompt, language: str | None, cancel: CancelToken,
+                  temperature: float | None = None, seed: int | None = None) -> GenerationResult:
+        request = GenerationRequest(
+            prompt=prompt.text,
+            max_tokens=self.max_tokens,
+            temperature=self.temperature if temperature is None else temperature,
+            stop=stop_sequences(self.backend.template),
+            interactive=True,
+            stable_chars=prompt.stable_chars if self.stable_prompts else 0,
+            seed=seed,
+        )
+        result = self.backend.generate(
+            request, cancel=cancel, on_text=UnitEnd(prompt.prefix, language, suffix=prompt.suffix)
+        )
+        self.read_speed.observe(result)
+        return result
+
+    def _ground(self, query: CursorQuery, cursor: Cursor, language: str | None, prompt: Prompt,
+                generated: GenerationResult, cancel: CancelToken,
+                timings: dict[str, float]) -> tuple[str, list[str]]:
+        """The suggestion to show, and the invented names the model wrote (before any repair).
+
+        A suggestion that calls a name that exists nowhere is cut before that name; when too
+        little is left, the model samples once more (cheap: the prompt is cached) and a grounded
+        candidate is preferred. Nothing invented is shown.
+        """
+        lang = language or ""
+
+        def clean(text: str) -> tuple[str, list[str]]:
+            shown = postprocess(text, prefix=cursor.prefix, suffix=cursor.suffix, language=lang)
+            names = (ungrounded_names(shown, language=lang, path=query.path, buffer=cursor.text,
+                                      index=self.index) if shown else [])
+            return shown, names
+
+        completion, ungrounded = clean(generated.text)
+        if not ungrounded:
+            return completion, []
+        log.info("completion at %s:%d calls unknown names: %s", query.path, query.line, ungrounded)
+        cut = cut_before(completion, ungrounded).rstrip()
+        if len(cut.strip()) >= MIN_SHOWN_CHARS:
+            return cut, ungrounded
+        t = time.perf_counter()
+        again = self._generate(prompt, language, cancel, temperature=0.7, seed=query.line * 1009 + query.col)
+        timings["resample_ms"] = (time.perf_counter() - t) * 1000
+        second, second_ungrounded = clean(again.text)
+        return (second if second and not second_ungrounded else ""), ungrounded
+
+
+def stable_head(prompt: str, prefix: str, template: Any) -> int:
+    """Characters of `prompt` that stay while the user types on the cursor line.
+
+    The head ends where the cursor line starts inside the prompt's prefix. Formats that put
+    the suffix first have no such head.
+    """
+    if getattr(template, "suffix_first", False) or not prefix:
+        return 0
+    at = prompt.rfind(prefix)
+    if at < 0:
+        return 0
+    return at + prefix.rfind("\n") + 1
+
+
+def gains_from_context(cursor: Cursor, language: str | None) -> bool:
+    """False where cross-file context cannot help: an empty file, a comment, inside a string."""
+    if not cursor.text.strip():
+        return False
+    before = cursor.line_before.lstrip()
+    if before.startswith(comment_prefix(language)):
+        return False
+    if language == "python" and (cursor.prefix.count('"""') % 2 or cursor.prefix.count("'''") % 2):
+        return False
+    return not any(before.count(q) % 2 for q in ('"', "'", "`"))
 
 
 def _language_for(path: str) -> str | None:

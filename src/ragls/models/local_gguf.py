@@ -1,9 +1,12 @@
 """Local GGUF models through llama-cpp-python, owned by one dedicated worker thread.
 
-The model is loaded once; every generate/chat call is submitted to a single-thread
-executor, so calls from any thread are serialised and the model is only ever touched by
-its worker. llama.cpp keeps the KV cache of the previous evaluation and reuses the longest
-shared token prefix of the next prompt, so nothing here resets the model between calls.
+The model is loaded once; every call runs on a single-thread executor, so the model is only
+ever touched by its worker. The prompt is tokenized once per request (the stable head is
+tokenized on its own and cached, so its tokens never depend on the tail) and read in small
+chunks: between chunks and between generated tokens a request checks its cancel token, and
+background work (fixes, tests, cache warming) steps aside for a waiting completion
+(``gate.GATE``). llama.cpp keeps the KV cache of the last evaluation; only the tokens after
+the longest shared prefix are read again.
 """
 
 from __future__ import annotations
@@ -11,21 +14,29 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from ragls.cancel import NEVER, CancelToken
 from ragls.errors import ModelError
+from ragls.lru import LRUCache
 from ragls.models.backend import GenerationRequest, GenerationResult, check_gguf_file, cut_at_stop
 from ragls.models.fim import TEMPLATES, FimTemplate, detect_template
+from ragls.models.gate import GATE
 
 log = logging.getLogger(__name__)
 
+# Tokens read per step. Small enough that a completion never waits long behind background
+# work (a 32-token step of the 0.5B model is ~0.2 s on two cores), large enough to keep
+# llama.cpp's batched prompt speed.
+PREFILL_CHUNK = 32
+
 
 class LocalGGUFBackend:
-    """A llama.cpp model with streaming generation, cancellation and early stop."""
+    """A llama.cpp model with streaming generation, cancellation, preemption and cache warming."""
 
     def __init__(self, model_path: Path | str, n_ctx: int = 4096, threads: int = 2,
                  template: str | None = None, seed: int = 0) -> None:
@@ -35,10 +46,14 @@ class LocalGGUFBackend:
         n_ctx = _clamp_context(self.path, n_ctx)
         self.n_ctx = n_ctx
         self.seed = seed
+        self.threads = threads
         self.last_prefix_reuse = 0  # prompt tokens reused from the KV cache by the last call
+        self.preemptions = 0  # times background generation stepped aside for a completion
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"ragls-llm-{self.name}")
         self._closed = False
         self._lock = threading.Lock()
+        self._pending = 0  # calls submitted and not yet started (warming yields to them)
+        self._head_tokens: LRUCache[str, list[int]] = LRUCache(16)
         t0 = time.perf_counter()
         try:
             self._llm = self._executor.submit(self._load, n_ctx, threads).result()
@@ -53,6 +68,8 @@ class LocalGGUFBackend:
             self.template: FimTemplate = TEMPLATES[template]
         else:
             self.template = detect_template(self.metadata, self.path.name)
+        self._bos = self._bos_token()
+        self._chat_format = self._chat_formatter()
         log.info("loaded %s in %.0f ms (n_ctx=%d, threads=%d, template=%s)",
                  self.path, self.load_ms, n_ctx, threads, self.template.name)
 
@@ -72,17 +89,80 @@ class LocalGGUFBackend:
         except Exception as exc:  # llama-cpp raises ValueError/RuntimeError on bad files
             raise ModelError(f"cannot load model {self.path}: {exc}") from exc
 
+    def _bos_token(self) -> list[int]:
+        model = self._llm._model
+        bos = self._llm.token_bos()
+        return [bos] if bos != -1 and model.add_bos_token() else []
+
+    def _chat_formatter(self) -> Any:
+        template = self.metadata.get("tokenizer.chat_template")
+        if not template:
+            return None
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        model, llm = self._llm._model, self._llm
+        eos, bos = llm.token_eos(), llm.token_bos()
+        return Jinja2ChatFormatter(
+            template=template,
+            eos_token=model.token_get_text(eos) if eos != -1 else "",
+            bos_token=model.token_get_text(bos) if bos != -1 else "",
+            stop_token_ids=[eos],
+        )
+
     # --- public API -------------------------------------------------------------------
 
     def generate(self, req: GenerationRequest, cancel: CancelToken = NEVER,
                  on_text: Callable[[str], bool] | None = None) -> GenerationResult:
-        """Complete ``req.prompt``; blocks until done, cancelled or stopped by ``on_text``."""
-        return self._submit(self._generate, req, cancel, on_text)
+        """Complete ``req.prompt``; blocks until done, cancelled or stopped by ``on_text``.
+
+        An interactive request runs before any background work. A background one steps aside
+        whenever a completion is waiting and continues from the text it had generated.
+        """
+        if req.interactive:
+            with GATE.interactive():
+                return self._submit(self._run, req, cancel, on_text)
+        t0 = time.perf_counter()
+        done, tokens, first = "", 0, None
+        while True:
+            if not GATE.wait_idle(cancel):
+                return GenerationResult(done, self.name, tokens, "cancelled", _ms(t0))
+            part = replace(req, prompt=req.prompt + done, max_tokens=req.max_tokens - tokens)
+            wrapped = None if on_text is None else (lambda text, d=done: on_text(d + text))
+            res = self._submit(self._run, part, cancel, wrapped)
+            first = first or res
+            done, tokens = done + res.text, tokens + res.tokens
+            if res.finish_reason != "preempted" or tokens >= req.max_tokens:
+                text, hit = cut_at_stop(done, list(req.stop))
+                finish = res.finish_reason if res.finish_reason != "preempted" else "length"
+                finish = "stop" if hit else finish
+                return GenerationResult(text, self.name, tokens, finish, _ms(t0), first.prompt_tokens,
+                                        first.cached_tokens, first.prompt_ms)
+            self.preemptions += 1
+            log.debug("%s: background generation stepped aside after %d tokens", self.name, tokens)
 
     def chat(self, messages: list[dict[str, Any]], max_tokens: int = 512, temperature: float = 0.2,
              cancel: CancelToken = NEVER) -> GenerationResult:
-        """Chat completion with the GGUF's chat template, streamed so cancellation is prompt."""
-        return self._submit(self._chat, messages, max_tokens, temperature, cancel)
+        """Chat completion with the GGUF's chat template; background work, so it yields to completions."""
+        if self._chat_format is None:  # no template in the file: llama-cpp's own default format
+            return self._submit(self._chat_fallback, messages, max_tokens, temperature, cancel)
+        try:
+            formatted = self._chat_format(messages=messages)
+        except Exception as exc:
+            raise ModelError(f"{self.name}: cannot format the chat: {exc}") from exc
+        stops = formatted.stop if isinstance(formatted.stop, list) else [formatted.stop]
+        req = GenerationRequest(formatted.prompt, max_tokens=max_tokens, temperature=temperature,
+                                stop=[s for s in stops if s])
+        return self.generate(req, cancel)
+
+    def warm(self, head: str) -> None:
+        """Read ``head`` (the stable start of a coming prompt) into the KV cache, in the background.
+
+        Runs only while nothing else waits for the model and stops at the next chunk when a
+        request arrives; what it read stays cached for the request.
+        """
+        if self._closed or self._pending or GATE.busy() or not head:
+            return
+        self._executor.submit(self._warm, head)
 
     def count_tokens(self, text: str) -> int:
         """Exact token count with the model's tokenizer (read-only; safe from any thread)."""
@@ -110,42 +190,89 @@ class LocalGGUFBackend:
     def _submit(self, fn: Callable[..., GenerationResult], *args: Any) -> GenerationResult:
         if self._closed:
             raise ModelError(f"model {self.name} is closed")
-        return self._executor.submit(fn, *args).result()
+        with self._lock:
+            self._pending += 1
 
-    def _note_prefix_reuse(self, prompt: str) -> None:
+        def started() -> GenerationResult:
+            with self._lock:
+                self._pending -= 1
+            return fn(*args)
+
+        return self._executor.submit(started).result()
+
+    def _tokenize(self, text: str) -> list[int]:
+        return self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+
+    def _prompt_tokens(self, req: GenerationRequest) -> list[int]:
+        """BOS + head tokens (cached by text) + tail tokens."""
+        cut = max(0, min(req.stable_chars, len(req.prompt)))
+        head_text = req.prompt[:cut]
+        head = self._head_tokens.get(head_text) if head_text else []
+        if head is None:
+            head = self._tokenize(head_text)
+            self._head_tokens.put(head_text, head)
+        has_bos = self._bos and req.prompt.startswith(self._llm._model.token_get_text(self._bos[0]))
+        bos = [] if has_bos else self._bos
+        return bos + head + self._tokenize(req.prompt[cut:])
+
+    def _prefill(self, tokens: list[int], stop: Callable[[], bool]) -> tuple[int, bool]:
+        """Bring the KV cache to ``tokens`` in chunks; (tokens reused, finished)."""
         llm = self._llm
-        n_cached = int(llm.n_tokens)
-        if n_cached == 0:
-            self.last_prefix_reuse = 0
-            return
-        tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
-        cached = getattr(llm, "_input_ids", ())[:n_cached]
+        cached = llm.input_ids[: llm.n_tokens]
         shared = 0
         for a, b in zip(cached, tokens, strict=False):
             if int(a) != b:
                 break
             shared += 1
-        self.last_prefix_reuse = shared
-        log.debug("prompt of %d tokens shares %d with the KV cache", len(tokens), shared)
+        llm.n_tokens = min(int(llm.n_tokens), shared)  # eval() drops the KV cells after n_tokens
+        pos = int(llm.n_tokens)
+        while pos < len(tokens):
+            if stop():
+                return shared, False
+            step = tokens[pos : pos + PREFILL_CHUNK]
+            llm.eval(step)
+            pos += len(step)
+        return shared, True
 
-    def _generate(self, req: GenerationRequest, cancel: CancelToken,
-                  on_text: Callable[[str], bool] | None) -> GenerationResult:
+    def _warm(self, head: str) -> None:
+        try:
+            head_tokens = self._prompt_tokens(GenerationRequest(head, stable_chars=len(head)))
+            self._prefill(head_tokens, stop=lambda: self._pending > 0 or GATE.busy() or self._closed)
+        except Exception:  # warming is best effort; the request will read what is missing
+            log.debug("%s: warming failed", self.name, exc_info=True)
+
+    def _run(self, req: GenerationRequest, cancel: CancelToken,
+             on_text: Callable[[str], bool] | None) -> GenerationResult:
         t0 = time.perf_counter()
         if cancel.cancelled:
             return GenerationResult("", self.name, 0, "cancelled", 0.0)
-        self._note_prefix_reuse(req.prompt)
+        tokens = self._prompt_tokens(req)
+        if len(tokens) + 1 >= self.n_ctx:
+            raise ModelError(f"{self.name}: prompt of {len(tokens)} tokens does not fit n_ctx {self.n_ctx}")
+        max_tokens = max(1, min(req.max_tokens, self.n_ctx - len(tokens) - 1))
+        yielding = (lambda: False) if req.interactive else GATE.busy
+        reused, finished = self._prefill(tokens[:-1], stop=lambda: cancel.cancelled or yielding())
+        self.last_prefix_reuse = reused
+        prompt_ms = _ms(t0)
+        if not finished:
+            finish = "cancelled" if cancel.cancelled else "preempted"
+            return GenerationResult("", self.name, 0, finish, prompt_ms, len(tokens), reused, prompt_ms)
         try:
             stream = self._llm.create_completion(
-                req.prompt, max_tokens=req.max_tokens, temperature=req.temperature,
+                tokens, max_tokens=max_tokens, temperature=req.temperature,
                 stop=list(req.stop) or None, stream=True,
                 seed=req.seed if req.seed is not None else self.seed,
             )
         except Exception as exc:
             raise ModelError(f"{self.name}: generation failed: {exc}") from exc
-        return self._consume(stream, _text_piece, req.stop, cancel, on_text, t0)
+        res = self._consume(stream, req.stop, cancel, on_text, yielding, t0)
+        res.prompt_tokens, res.cached_tokens, res.prompt_ms = len(tokens), reused, prompt_ms
+        log.debug("%s: prompt %d tokens (%d cached) read in %.0f ms; %d tokens in %.0f ms (%s)",
+                  self.name, len(tokens), reused, prompt_ms, res.tokens, res.elapsed_ms, res.finish_reason)
+        return res
 
-    def _chat(self, messages: list[dict[str, Any]], max_tokens: int, temperature: float,
-              cancel: CancelToken) -> GenerationResult:
+    def _chat_fallback(self, messages: list[dict[str, Any]], max_tokens: int, temperature: float,
+                       cancel: CancelToken) -> GenerationResult:
         t0 = time.perf_counter()
         if cancel.cancelled:
             return GenerationResult("", self.name, 0, "cancelled", 0.0)
@@ -156,19 +283,21 @@ class LocalGGUFBackend:
             )
         except Exception as exc:
             raise ModelError(f"{self.name}: chat failed: {exc}") from exc
-        return self._consume(stream, _delta_piece, [], cancel, None, t0)
+        pieces = ({"text": (c["choices"][0].get("delta") or {}).get("content") or "",
+                   "finish_reason": c["choices"][0].get("finish_reason")} for c in stream)
+        return self._consume(_closing(pieces, stream), [], cancel, None, lambda: False, t0)
 
-    def _consume(self, stream: Iterator[dict[str, Any]], piece_of: Callable[[dict[str, Any]], str],
-                 stops: Iterable[str], cancel: CancelToken, on_text: Callable[[str], bool] | None,
+    def _consume(self, stream: Iterator[dict[str, Any]], stops: list[str], cancel: CancelToken,
+                 on_text: Callable[[str], bool] | None, yielding: Callable[[], bool],
                  t0: float) -> GenerationResult:
-        """Drain a llama-cpp stream, checking cancel and ``on_text`` between tokens."""
+        """Drain a stream, checking cancel, preemption and ``on_text`` between tokens."""
         text = ""
         tokens = 0
         finish = "length"
         try:
             for chunk in stream:
-                choice = chunk["choices"][0]
-                piece = piece_of(choice)
+                choice = chunk["choices"][0] if "choices" in chunk else chunk
+                piece = choice.get("text") or ""
                 if piece:
                     tokens += 1
                     text += piece
@@ -181,6 +310,9 @@ class LocalGGUFBackend:
                 if piece and on_text is not None and on_text(text):
                     finish = "callback"
                     break
+                if yielding():
+                    finish = "preempted"
+                    break
         except Exception as exc:
             raise ModelError(f"{self.name}: generation failed: {exc}") from exc
         finally:
@@ -190,9 +322,20 @@ class LocalGGUFBackend:
         text, hit = cut_at_stop(text, list(stops))
         if hit and finish in ("length", "callback"):
             finish = "stop"
-        elapsed = (time.perf_counter() - t0) * 1000
-        log.debug("%s: %d tokens in %.0f ms (%s)", self.name, tokens, elapsed, finish)
-        return GenerationResult(text, self.name, tokens, finish, elapsed)
+        return GenerationResult(text, self.name, tokens, finish, _ms(t0))
+
+
+def _ms(t0: float) -> float:
+    return (time.perf_counter() - t0) * 1000
+
+
+def _closing(pieces: Iterator[dict[str, Any]], stream: Any) -> Iterator[dict[str, Any]]:
+    try:
+        yield from pieces
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
 
 
 def _clamp_context(path: Path, n_ctx: int) -> int:
@@ -208,11 +351,3 @@ def _clamp_context(path: Path, n_ctx: int) -> int:
         log.info("%s: n_ctx %d capped at the training context %d", path.name, n_ctx, trained)
         return trained
     return n_ctx
-
-
-def _text_piece(choice: dict[str, Any]) -> str:
-    return choice.get("text") or ""
-
-
-def _delta_piece(choice: dict[str, Any]) -> str:
-    return (choice.get("delta") or {}).get("content") or ""

@@ -92,10 +92,16 @@ class _Cursor:
     language: str | None
 
 
+_BLOCK_OPENERS = (":", "{", "(", "[", "=>")
+
+
 def _cursor(prefix: str, suffix: str, language: str | None) -> _Cursor:
     line_before = prefix.rsplit("\n", 1)[-1]
     first_suffix_line = suffix.split("\n", 1)[0]
-    single = bool(first_suffix_line.strip())
+    # Mid-line (text before the cursor that opens no block) or text after it: finish the line.
+    # Blocks are suggested where a block starts: on a blank line or after an opener.
+    mid_line = bool(line_before.strip()) and not line_before.rstrip().endswith(_BLOCK_OPENERS)
+    single = bool(first_suffix_line.strip()) or mid_line
     return _Cursor(line_before, single, _open_stack(prefix, language), language)
 
 
@@ -281,19 +287,29 @@ def postprocess(completion: str, *, prefix: str, suffix: str, language: str | No
     return text if text.strip() else ""
 
 
-def is_unit_complete(text: str, prefix: str, language: str | None, suffix: str = "") -> bool:
-    """True once ``text`` (the completion so far) has closed the unit being completed.
+class UnitEnd:
+    """``on_text`` stop callback: True once the completion so far has closed its unit.
 
-    Usable as ``on_text`` stop callback: single-line mode ends at the first newline after
-    some content; multi-line mode at a dedent below the block, an unmatched closer, a
-    repeated line, or the line limit.
+    The prefix is lexed once, here, not again after every generated token. Single-line mode
+    ends at the first newline after some content; multi-line mode at a dedent below the
+    block, an unmatched closer, a repeated line, or the line limit.
     """
-    cur = _cursor(prefix, suffix, language or None)
-    if cur.single_line:
-        return "\n" in text
-    _, cut = _multiline_cut(text, cur)
-    if cut:
-        return True
-    lines = [ln.strip() for ln in prefix.split("\n")[:-1] if ln.strip()][-2:]
-    done = [ln.strip() for ln in text.split("\n")[:-1]]
-    return len(lines) == 2 and any(done[i : i + 2] == lines for i in range(len(done) - 1))
+
+    def __init__(self, prefix: str, language: str | None, suffix: str = "") -> None:
+        self.cur = _cursor(prefix, suffix, language or None)
+        self.last_lines = [ln.strip() for ln in prefix.split("\n")[:-1] if ln.strip()][-2:]
+
+    def __call__(self, text: str) -> bool:
+        if self.cur.single_line:
+            return "\n" in text
+        _, cut = _multiline_cut(text, self.cur)
+        if cut:
+            return True
+        lines = self.last_lines
+        done = [ln.strip() for ln in text.split("\n")[:-1]]
+        return len(lines) == 2 and any(done[i : i + 2] == lines for i in range(len(done) - 1))
+
+
+def is_unit_complete(text: str, prefix: str, language: str | None, suffix: str = "") -> bool:
+    """One-off form of `UnitEnd` (tests, callers that check once)."""
+    return UnitEnd(prefix, language, suffix)(text)

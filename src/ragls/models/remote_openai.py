@@ -18,7 +18,7 @@ import httpx
 
 from ragls.cancel import NEVER, CancelToken
 from ragls.errors import BackendError, ConfigError
-from ragls.models.backend import GenerationRequest, GenerationResult, cut_at_stop
+from ragls.models.backend import GenerationRequest, GenerationResult, cut_at_stop, estimate_tokens
 from ragls.models.fim import TEMPLATES, FimTemplate
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ class RemoteOpenAIBackend:
 
     def count_tokens(self, text: str) -> int:
         """Approximate: about 3.5 characters per token for code."""
-        return int(len(text) / 3.5 + 0.999) if text else 0
+        return estimate_tokens(text)
 
     def close(self) -> None:
         self._client.close()

@@ -39,7 +39,8 @@ def session_configs(settings: Settings) -> dict[str, Any]:
         ),
         "model_config": ModelConfig(
             source=m.source,  # type: ignore[arg-type]
-            model=m.path or m.name,
+            model=m.completion_path or m.path or m.name,
+            generation_model=m.generation_path or m.path or m.name,
             endpoint=m.endpoint,
             remote_model=m.remote_model,
             api_key_env=m.api_key_env,
@@ -48,6 +49,7 @@ def session_configs(settings: Settings) -> dict[str, Any]:
             template=m.template,
             max_tokens=m.max_tokens,
             temperature=m.temperature,
+            cold_prompt_ms=settings.completion.cold_prompt_ms or None,
         ),
         "embedding_config": EmbeddingConfig(
             kind=e.kind,  # type: ignore[arg-type]
@@ -66,8 +68,9 @@ def _model_label(settings: Settings) -> str:
     m = settings.model
     if m.source == "remote":
         return f"{m.remote_model or m.name or 'remote'}@{m.endpoint}"
-    if m.path:
-        return Path(m.path).name
+    chosen = m.completion_path or m.path
+    if chosen:
+        return Path(chosen).name
     return m.name or "default"
 
 
@@ -101,6 +104,15 @@ class SessionHost:
         # Background embedding yields the two cores while a completion runs.
         with self._foreground():
             return self._completion_engine().complete(query, cancel=cancel)
+
+    def typed_ahead(self, query: Any) -> Any:
+        """The rest of the last suggestion when the user typed its beginning; None otherwise."""
+        engine = self._engine
+        return engine.typed_ahead_result(query) if engine is not None else None
+
+    def warm(self, query: Any) -> int:
+        """Warm the model's cache for a cursor at rest (loads the model on first use)."""
+        return self._completion_engine().warm(query)
 
     @contextmanager
     def _foreground(self) -> Iterator[None]:

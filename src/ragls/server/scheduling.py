@@ -11,48 +11,14 @@ import asyncio
 import itertools
 import logging
 import threading
-from collections import Counter, OrderedDict
-from collections.abc import Hashable
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from ragls.cancel import CancelToken
 
 logger = logging.getLogger(__name__)
-
-K = TypeVar("K", bound=Hashable)
-V = TypeVar("V")
-
-
-class LRUCache(Generic[K, V]):
-    """A small thread-safe LRU map with a fixed number of entries."""
-
-    def __init__(self, maxsize: int = 256) -> None:
-        self.maxsize = maxsize
-        self._data: OrderedDict[K, V] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: K) -> V | None:
-        with self._lock:
-            if key not in self._data:
-                return None
-            self._data.move_to_end(key)
-            return self._data[key]
-
-    def put(self, key: K, value: V) -> None:
-        with self._lock:
-            self._data[key] = value
-            self._data.move_to_end(key)
-            while len(self._data) > self.maxsize:
-                self._data.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._data.clear()
-
-    def __len__(self) -> int:
-        return len(self._data)
 
 
 @dataclass
@@ -78,6 +44,10 @@ class LatestWins:
             previous.token.cancel("superseded")
         self._current[key] = ticket
         return ticket
+
+    def busy(self, key: str) -> bool:
+        """True while a request for `key` is in flight."""
+        return key in self._current
 
     def is_current(self, ticket: Ticket) -> bool:
         return self._current.get(ticket.key) is ticket and not ticket.token.cancelled

@@ -23,7 +23,9 @@ SECTION = "ragls"
 @dataclass(frozen=True)
 class ModelSettings:
     source: str = "local"  # local | remote
-    path: str | None = None  # GGUF file (local)
+    path: str | None = None  # GGUF file (local), for every task
+    completion_path: str | None = None  # GGUF (or model name) for inline completions
+    generation_path: str | None = None  # GGUF (or model name) for fixes and tests
     name: str | None = None  # catalog name (local) when no path is given
     endpoint: str | None = None  # OpenAI-compatible base URL (remote)
     remote_model: str | None = None
@@ -54,6 +56,7 @@ class EmbeddingSettings:
 @dataclass(frozen=True)
 class CompletionSettings:
     debounce_ms: int = 150
+    cold_prompt_ms: int = 3000  # the prompt is sized to be read in this time by the loaded model
     enable_completion_fallback: bool = False
     timeout_ms: int = 30_000
 
@@ -153,6 +156,8 @@ SCHEMA: dict[str, tuple[type, dict[str, tuple[str, Check]]]] = {
         {
             "source": ("source", _choice("local", "remote")),
             "path": ("path", _opt_str),
+            "completionPath": ("completion_path", _opt_str),
+            "generationPath": ("generation_path", _opt_str),
             "name": ("name", _opt_str),
             "endpoint": ("endpoint", _opt_str),
             "remoteModel": ("remote_model", _opt_str),
@@ -186,6 +191,7 @@ SCHEMA: dict[str, tuple[type, dict[str, tuple[str, Check]]]] = {
         CompletionSettings,
         {
             "debounceMs": ("debounce_ms", _int(0, 10_000)),
+            "coldPromptMs": ("cold_prompt_ms", _int(0, 600_000)),
             "enableCompletionFallback": ("enable_completion_fallback", _bool),
             "timeoutMs": ("timeout_ms", _int(100, 600_000)),
         },

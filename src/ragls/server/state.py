@@ -19,7 +19,8 @@ from lsprotocol import types
 from pygls.uris import from_fs_path
 
 from ragls.cancel import CancelToken
-from ragls.server.scheduling import LatestWins, LRUCache, Pools, Stats
+from ragls.lru import LRUCache
+from ragls.server.scheduling import LatestWins, Pools, Stats
 from ragls.server.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -79,6 +80,8 @@ class ServerState:
         # uri -> what its last completion used: snippets, stage timings, ungrounded names
         self.contexts: dict[str, dict[str, Any]] = {}
         self.last_context: dict[str, Any] | None = None
+        # where each document's cursor last came to rest (ragls/cursorMoved), newest last; bounded
+        self.cursors: dict[str, types.Position] = {}
         self.client_inline_completion = False
         self.client_dynamic_watch = False
         self.client_progress = False

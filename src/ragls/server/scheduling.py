@@ -100,10 +100,15 @@ class Stats:
 
 
 class Pools:
-    """Worker threads by latency class: the model (one owner), indexing, and short reads."""
+    """Worker threads by latency class: completions, long model jobs, indexing, and short reads.
+
+    Fix and test jobs get their own thread: a completion never queues behind a job (the job
+    steps aside inside the model between its generation steps, see ``ragls.models.gate``).
+    """
 
     def __init__(self) -> None:
         self.model = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ragls-model")
+        self.jobs = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ragls-jobs")
         self.index = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ragls-index")
         self.reads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ragls-read")
         # buffer overlays, in arrival order, never behind a long re-index
@@ -114,5 +119,5 @@ class Pools:
         return await loop.run_in_executor(pool, lambda: fn(*args, **kwargs))
 
     def shutdown(self) -> None:
-        for pool in (self.model, self.index, self.reads, self.overlay):
+        for pool in (self.model, self.jobs, self.index, self.reads, self.overlay):
             pool.shutdown(wait=False, cancel_futures=True)

@@ -162,7 +162,7 @@ async def _resolve_fix(ls: Any, action: types.CodeAction, data: dict[str, Any]) 
     ticket = state.latest.start(f"fix:{doc.uri}", timeout_s=120)
     try:
         proposal = await state.pools.run(
-            state.pools.model,
+            state.pools.jobs,
             host.propose_fix,
             rel,
             text,
@@ -204,7 +204,7 @@ async def _resolve_tests(ls: Any, action: types.CodeAction, data: dict[str, Any]
     ticket = state.latest.start(f"tests:{doc.uri}", timeout_s=180)
     try:
         test_file = await state.pools.run(
-            state.pools.model, host.generate_tests, rel, doc.source, int(data["line"]), cancel=ticket.token
+            state.pools.jobs, host.generate_tests, rel, doc.source, int(data["line"]), cancel=ticket.token
         )
     finally:
         state.latest.finish(ticket)

@@ -14,7 +14,6 @@ import logging
 import os
 import re
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from ragls.errors import BackendError, ConfigError, ModelError
+from ragls.lru import LRUCache
 
 log = logging.getLogger(__name__)
 
@@ -99,30 +99,6 @@ def _file_hash8(path: Path) -> str:
     return digest.hexdigest()[:8]
 
 
-class _QueryCache:
-    """A tiny thread-safe LRU of query vectors."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._items: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: str) -> np.ndarray | None:
-        with self._lock:
-            value = self._items.get(key)
-            if value is not None:
-                self._items.move_to_end(key)
-            return value
-
-    def put(self, key: str, value: np.ndarray) -> None:
-        value.setflags(write=False)
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
-
-
 class OnnxEmbedder:
     """all-MiniLM-L6-v2 (int8 ONNX) on CPU: mean pooling over the mask, L2 normalised."""
 
@@ -174,7 +150,7 @@ class OnnxEmbedder:
         self.model_path = model_path
         label = re.sub(r"[^a-z0-9]+", "-", f"{model_path.parent.name}-{model_path.stem}".lower()).strip("-")
         self.model_id = f"{label}:{_file_hash8(model_path)}"
-        self._cache = _QueryCache(QUERY_CACHE_SIZE)
+        self._cache: LRUCache[str, np.ndarray] = LRUCache(QUERY_CACHE_SIZE)
         if not self.dim:
             self.dim = int(self._run_batch([self._tokenizer.encode("dim")]).shape[1])
         log.info("loaded embedder %s (dim %d, %d threads)", self.model_id, self.dim, threads)
@@ -228,6 +204,7 @@ class OnnxEmbedder:
         if cached is not None:
             return cached
         vector = self._embed_with(self._query_tokenizer, [text])[0]
+        vector.setflags(write=False)  # shared between callers
         self._cache.put(text, vector)
         return vector
 
@@ -263,7 +240,7 @@ class RemoteEmbedder:
         self._httpx = httpx
         self._dim: int | None = None
         self._lock = threading.Lock()
-        self._cache = _QueryCache(QUERY_CACHE_SIZE)
+        self._cache: LRUCache[str, np.ndarray] = LRUCache(QUERY_CACHE_SIZE)
         self.model_id = "remote-" + re.sub(r"[^A-Za-z0-9._-]+", "-", model)
 
     @property
@@ -313,6 +290,7 @@ class RemoteEmbedder:
         if cached is not None:
             return cached
         vector = self.embed([text])[0]
+        vector.setflags(write=False)  # shared between callers
         self._cache.put(text, vector)
         return vector
 

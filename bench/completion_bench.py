@@ -59,7 +59,7 @@ from common import (
 from sources import ensure_source
 from tasks import Task, load_tasks
 
-METHODS = ("ragls", "none", "jaccard-20")
+METHODS = ("ragls", "none", "jaccard-20", "chat")
 DEFAULT_TASKS = 60
 QUICK_TASKS = 6
 JACCARD_CANDIDATES = 50
@@ -213,6 +213,12 @@ def run_one(engine, jaccard: Jaccard | None, method: str, task: Task, query, wan
             override = jaccard.snippets(task)
             extra_ms = (time.perf_counter() - t0) * 1000
             res = engine.complete(query, context_override=override)
+        elif method == "chat":  # the same ragls context, as an instruction to the chat template
+            engine.prompt_style = "chat"
+            try:
+                res = engine.complete(query)  # the line's context is cached: the same snippets
+            finally:
+                engine.prompt_style = "fim"
         else:
             res = engine.complete(query)
     except Exception as exc:  # one failing task is counted, not fatal
@@ -314,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-tokens", type=int, default=48, help="generation limit (default 48)")
     ap.add_argument("--temperature", type=float, default=0.0, help="default 0: greedy")
     ap.add_argument("--budget-tokens", type=int, help="context budget (default RetrievalConfig's)")
-    ap.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
+    ap.add_argument("--methods", nargs="+", choices=METHODS, default=["ragls", "none", "jaccard-20"])
     ap.add_argument("--no-dense", action="store_true", help="never attach dense retrieval")
     args = ap.parse_args(argv)
     total = args.tasks or (QUICK_TASKS if args.quick else DEFAULT_TASKS)

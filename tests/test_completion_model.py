@@ -51,6 +51,10 @@ class Scripted:
         self.requests.append(req)
         return GenerationResult(self.answers.pop(0), self.name, 5, "stop", 1.0)
 
+    def chat(self, messages, max_tokens=512, temperature=0.2, cancel=NEVER) -> GenerationResult:
+        self.messages = messages
+        return GenerationResult(self.answers.pop(0), self.name, 5, "stop", 1.0)
+
     def count_tokens(self, text: str) -> int:
         return len(text) // 4 + 1
 
@@ -108,6 +112,15 @@ def test_nothing_invented_is_shown(blog: WorkspaceIndex) -> None:
     backend = Scripted(["slugify_text(self.title)", "make_slug(self.title)"])
     res = CompletionEngine(blog, Retriever(blog), backend).complete(_query(blog))
     assert res.completion == ""
+
+
+def test_chat_prompt_style_shows_the_cursor_and_takes_the_fenced_code(blog: WorkspaceIndex) -> None:
+    backend = Scripted(["Sure:\n```python\nslugify_title(self.title)\n```\nDone."])
+    engine = CompletionEngine(blog, Retriever(blog), backend, prompt_style="chat")
+    res = engine.complete(_query(blog))
+    assert res.completion == "slugify_title(self.title)"
+    user = backend.messages[-1]["content"]
+    assert "return <CURSOR>" in user and "File blog/text.py:" in user  # the context goes along
 
 
 @pytest.mark.slow

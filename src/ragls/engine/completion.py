@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ragls.cancel import NEVER, CancelToken
-from ragls.engine.buffer import Cursor, window
+from ragls.engine.buffer import Cursor, extract_code, window
 from ragls.engine.grounding import cut_before, ungrounded_names
 from ragls.engine.prompt_fit import trim_lines
 from ragls.engine.typed_ahead import TypedAhead
@@ -144,6 +144,7 @@ class CompletionEngine:
         temperature: float = 0.1,
         stable_prompts: bool = True,
         cold_prompt_ms: float | None = 3000.0,
+        prompt_style: str = "fim",
     ) -> None:
         self.index = index
         self.retriever = retriever
@@ -156,6 +157,9 @@ class CompletionEngine:
         self.stable_prompts = stable_prompts
         # the prompt is sized so that reading it cold takes about this long (None: token budget only)
         self.cold_prompt_ms = cold_prompt_ms
+        # "fim": the model's fill-in-the-middle format; "chat": an instruction with the code and a
+        # cursor marker (measured against each other in bench/completion_bench.py --methods chat)
+        self.prompt_style = prompt_style
         self.read_speed = ReadSpeed()
         self.typed_ahead = TypedAhead()
         self._sticky = StickyContext()
@@ -318,6 +322,13 @@ class CompletionEngine:
 
     def _generate(self, prompt: Prompt, language: str | None, cancel: CancelToken,
                   temperature: float | None = None, seed: int | None = None) -> GenerationResult:
+        if self.prompt_style == "chat":
+            messages = chat_messages(prompt, language)
+            reply = self.backend.chat(messages, max_tokens=self.max_tokens * 2,
+                                      temperature=self.temperature if temperature is None else temperature,
+                                      cancel=cancel)
+            reply.text = extract_code(reply.text)
+            return reply
         request = GenerationRequest(
             prompt=prompt.text,
             max_tokens=self.max_tokens,
@@ -362,6 +373,21 @@ class CompletionEngine:
         timings["resample_ms"] = (time.perf_counter() - t) * 1000
         second, second_ungrounded = clean(again.text)
         return (second if second and not second_ungrounded else ""), ungrounded
+
+
+CURSOR_MARK = "<CURSOR>"
+CHAT_SYSTEM = (
+    "You complete code. Reply with only the code that belongs at <CURSOR>, in a fenced block: "
+    "no explanation, and do not repeat the code before or after the cursor."
+)
+
+
+def chat_messages(prompt: Prompt, language: str | None) -> list[dict[str, str]]:
+    """The chat form of a completion prompt: the context files, then the file with a cursor mark."""
+    lang = language or ""
+    parts = [f"File {s.path}:\n```{lang}\n{s.text}\n```" for s in reversed(prompt.context)]
+    parts.append(f"Complete at {CURSOR_MARK}:\n```{lang}\n{prompt.prefix}{CURSOR_MARK}{prompt.suffix}\n```")
+    return [{"role": "system", "content": CHAT_SYSTEM}, {"role": "user", "content": "\n\n".join(parts)}]
 
 
 def stable_head(prompt: str, prefix: str, template: Any) -> int:

@@ -38,9 +38,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def _open(path: str | None) -> WorkspaceIndex:
+    from ragls.cli.workspace_settings import session_kwargs
     from ragls.indexing.workspace import WorkspaceIndex
 
-    return WorkspaceIndex.open(Path(path or os.getcwd()))
+    root = Path(path or os.getcwd()).expanduser()
+    if not root.is_dir():
+        raise WorkspaceError(f"workspace folder does not exist: {root}")
+    return WorkspaceIndex.open(root, session_kwargs(root.resolve())["index_config"])
 
 
 def _progress_bar(enabled: bool) -> tuple[AbstractContextManager[Any], Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import posixpath
 import sqlite3
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
@@ -114,6 +115,9 @@ class WorkspaceIndex(GraphQueries):
         item = self._overlays.get(rel)
         if item is not None:
             return item.text
+        if not self._inside(rel):  # a symlink out of the workspace is never read
+            logger.warning("refusing to read %s: it resolves outside the workspace", rel)
+            return None
         try:
             with open(os.path.join(self.root, rel), "rb") as fh:
                 return fh.read().decode("utf-8", "replace")
@@ -297,7 +301,9 @@ class WorkspaceIndex(GraphQueries):
         return stats
 
     def _rel(self, path: str | os.PathLike[str]) -> str | None:
-        """Workspace-relative POSIX path of `path` (absolute or relative), None if outside."""
+        """Workspace-relative POSIX path of `path` (absolute or relative), None if outside.
+
+        Lexical only (``a/../../x`` is outside); `_inside` also follows symlinks."""
         text = os.fspath(path)
         if os.path.isabs(text):
             try:
@@ -305,17 +311,20 @@ class WorkspaceIndex(GraphQueries):
             except ValueError:
                 try:
                     text = Path(text).resolve().relative_to(self.root).as_posix()
-                except ValueError:
+                except (ValueError, OSError, RuntimeError):
                     return None
-        text = Path(text.replace("\\", "/")).as_posix()
-        while text.startswith("./"):
-            text = text[2:]
-        if text in ("", ".") or text.startswith("../"):
+        text = posixpath.normpath(text.replace("\\", "/"))
+        if text in ("", ".", "..") or text.startswith(("../", "/")):
             return None
         return text
 
+    def _inside(self, rel: str) -> bool:
+        """True when root/rel, symlinks followed, stays inside the workspace."""
+        real = os.path.realpath(os.path.join(self.root, rel))
+        return real == str(self.root) or real.startswith(str(self.root).rstrip(os.sep) + os.sep)
+
     def _require_rel(self, path: str) -> str:
         rel = self._rel(path)
-        if rel is None:
+        if rel is None or not self._inside(rel):
             raise WorkspaceError(f"{path} is outside the workspace {self.root}")
         return rel

@@ -20,6 +20,7 @@ from ragls.cancel import NEVER, CancelToken
 from ragls.errors import BackendError, ConfigError
 from ragls.models.backend import GenerationRequest, GenerationResult, cut_at_stop
 from ragls.models.fim import TEMPLATES, FimTemplate
+from ragls.redact import redact, redact_url, remember_secret
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ class RemoteOpenAIBackend:
         self.base_url = normalise_endpoint(endpoint)
         self.endpoint = endpoint
         self.model = model
-        self.name = model or self.base_url
+        self.name = model or redact_url(self.base_url) or ""
         self.use_suffix = use_suffix
         if isinstance(template, FimTemplate):
             self.template = template
@@ -58,6 +59,7 @@ class RemoteOpenAIBackend:
         self._api_key: str | None = None
         if api_key_env:
             self._api_key = os.environ.get(api_key_env) or None
+            remember_secret(self._api_key)
             if self._api_key is None:
                 log.warning("environment variable %s is not set: sending no API key", api_key_env)
         headers = {"Accept": "text/event-stream"}
@@ -109,7 +111,7 @@ class RemoteOpenAIBackend:
     def _redact(self, text: str) -> str:
         if self._api_key:
             text = text.replace(self._api_key, "***")
-        return text
+        return redact(text)
 
     def _fail(self, message: str) -> BackendError:
         err = BackendError(self._redact(message))

@@ -17,6 +17,7 @@ from typing import Any
 
 from ragls.cancel import CancelToken
 from ragls.errors import ModelError
+from ragls.redact import redact_url
 from ragls.server.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ def session_configs(settings: Settings) -> dict[str, Any]:
 def _model_label(settings: Settings) -> str:
     m = settings.model
     if m.source == "remote":
-        return f"{m.remote_model or m.name or 'remote'}@{m.endpoint}"
+        return f"{m.remote_model or m.name or 'remote'}@{redact_url(m.endpoint)}"
     if m.path:
         return Path(m.path).name
     return m.name or "default"

@@ -1,9 +1,14 @@
 """Server settings: raw camelCase options (as clients send them) -> typed, fully defaulted settings.
 
-Sources, lowest priority first: defaults, the project file (``ragls.toml`` or ``[tool.ragls]``
-in ``pyproject.toml`` at the workspace root), ``initializationOptions``, then
+Sources, lowest priority first: defaults, the user configuration file (``config.toml``, see
+`ragls.server.user_config`), the project file (``ragls.toml`` or ``[tool.ragls]`` in
+``pyproject.toml`` at the workspace root), ``initializationOptions``, then
 ``workspace/didChangeConfiguration`` (section ``ragls``). Parsing never raises: an invalid
 value is reported in the error list and the default (or the lower layer) is kept.
+
+A project file is untrusted input: the settings in `SENSITIVE` (where code and keys go, what
+runs) are taken from it only when the workspace is trusted (`trustedWorkspace` from the client
+or the user file, or the workspace listed in the user file's ``trustedWorkspaces``).
 """
 
 from __future__ import annotations
@@ -14,6 +19,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+
+from ragls.redact import redact, redact_obj
+from ragls.server.user_config import UserConfig, load_user_config
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +72,7 @@ class IndexSettings:
     languages: tuple[str, ...] | None = None
     max_file_bytes: int = 1_000_000
     in_workspace: bool = False
+    remove_after_days: int = 30  # indexes of deleted workspaces go after this many idle days; 0: never
 
 
 @dataclass(frozen=True)
@@ -197,6 +206,7 @@ SCHEMA: dict[str, tuple[type, dict[str, tuple[str, Check]]]] = {
             "languages": ("languages", _opt_str_list),
             "maxFileBytes": ("max_file_bytes", _int(1, 1 << 31)),
             "inWorkspace": ("in_workspace", _bool),
+            "removeAfterDays": ("remove_after_days", _int(0, 36_500)),
         },
     ),
 }
@@ -205,6 +215,22 @@ TOP_LEVEL: dict[str, tuple[str, Check]] = {
     "logLevel": ("log_level", _choice("debug", "info", "warning", "error")),
     "trustedWorkspace": ("trusted_workspace", _bool),
 }
+
+# Settings that choose where code and keys go or what runs: a project file may set them only in
+# a trusted workspace. Dotted camelCase name -> the values that are sensitive (None: any value).
+# A new setting of that kind is one more line here.
+SENSITIVE: dict[str, frozenset[str] | None] = {
+    "model.endpoint": None,
+    "model.apiKeyEnv": None,
+    "model.source": frozenset({"remote"}),
+    "model.path": None,  # a GGUF file shipped by the repository is parsed by native code
+    "embeddings.endpoint": None,
+    "embeddings.apiKeyEnv": None,
+    "embeddings.kind": frozenset({"remote"}),
+    "testCommand": None,
+}
+# Never read from a project file: only the client or the user may vouch for a workspace.
+CLIENT_ONLY: frozenset[str] = frozenset({"trustedWorkspace"})
 
 
 def _snake_to_camel(name: str) -> str:
@@ -217,6 +243,46 @@ def _normalise_keys(raw: Mapping[str, Any]) -> dict[str, Any]:
     return {(_snake_to_camel(k) if isinstance(k, str) else k): v for k, v in raw.items()}
 
 
+def _unwrap(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"ragls": {...}}`` (as some clients nest it) -> ``{...}``, keys in camelCase."""
+    if isinstance(raw.get(SECTION), Mapping) and not any(k in raw for k in (*SCHEMA, *TOP_LEVEL)):
+        raw = raw[SECTION]
+    return _normalise_keys(raw)
+
+
+def _held_back(name: str, value: Any, trusted: bool) -> bool:
+    if name in CLIENT_ONLY:
+        return True
+    if trusted or name not in SENSITIVE:
+        return False
+    values = SENSITIVE[name]
+    return values is None or (isinstance(value, str) and value.lower() in values)
+
+
+def without_sensitive(raw: Any, *, trusted: bool = False) -> tuple[Any, list[str]]:
+    """A project file's raw settings less those it may not set, and their dotted names:
+    `CLIENT_ONLY` always, `SENSITIVE` unless the workspace is trusted."""
+    if not isinstance(raw, Mapping):
+        return raw, []
+    kept: dict[str, Any] = {}
+    dropped: list[str] = []
+    for key, value in _unwrap(raw).items():
+        if key in SCHEMA and isinstance(value, Mapping):
+            section: dict[str, Any] = {}
+            for sub_key, sub_value in _normalise_keys(value).items():
+                name = f"{key}.{sub_key}"
+                if _held_back(name, sub_value, trusted):
+                    dropped.append(name)
+                else:
+                    section[sub_key] = sub_value
+            kept[key] = section
+        elif _held_back(key, value, trusted):
+            dropped.append(key)
+        else:
+            kept[key] = value
+    return kept, dropped
+
+
 def parse_settings(
     raw: Any, base: Settings | None = None, origin: str = "settings"
 ) -> tuple[Settings, list[str]]:
@@ -227,9 +293,7 @@ def parse_settings(
         return settings, errors
     if not isinstance(raw, Mapping):
         return settings, [f"{origin}: expected an object, got {type(raw).__name__}"]
-    if isinstance(raw.get(SECTION), Mapping) and not any(k in raw for k in (*SCHEMA, *TOP_LEVEL)):
-        raw = raw[SECTION]  # {"ragls": {...}} as some clients nest it
-    raw = _normalise_keys(raw)
+    raw = _unwrap(raw)
     changes: dict[str, Any] = {}
     for key, value in raw.items():
         if key in SCHEMA:
@@ -263,8 +327,9 @@ def parse_settings(
     return replace(settings, **changes), errors
 
 
-def load_project_settings(root: Path) -> tuple[dict[str, Any], list[str]]:
-    """Raw settings from ``ragls.toml`` (whole file) or ``pyproject.toml`` ``[tool.ragls]``."""
+def load_project_settings(root: Path) -> tuple[dict[str, Any], list[str], str]:
+    """Raw settings from ``ragls.toml`` (whole file) or ``pyproject.toml`` ``[tool.ragls]``,
+    the problems found, and the name of the file they came from."""
     for name, pick in (
         ("ragls.toml", lambda d: d),
         ("pyproject.toml", lambda d: d.get("tool", {}).get(SECTION)),
@@ -275,35 +340,83 @@ def load_project_settings(root: Path) -> tuple[dict[str, Any], list[str]]:
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8", errors="replace"))
         except (OSError, tomllib.TOMLDecodeError) as exc:
-            return {}, [f"{name}: cannot read: {exc}"]
+            return {}, [f"{name}: cannot read: {exc}"], name
         section = pick(data)
         if section is None:
             continue
         if not isinstance(section, dict):
-            return {}, [f"{name}: the ragls section must be a table"]
+            return {}, [f"{name}: the ragls section must be a table"], name
         logger.info("project settings from %s", path)
-        return section, []
-    return {}, []
+        return section, [], name
+    return {}, [], "ragls.toml"
+
+
+@dataclass(frozen=True)
+class ResolvedSettings:
+    """What `resolve_settings` found: the settings, problems, and what trust held back."""
+
+    settings: Settings
+    errors: list[str]
+    ignored: list[str]  # sensitive project settings ignored because the workspace is not trusted
+    warning: str | None  # one message naming them and how to trust the workspace
 
 
 def resolve_settings(
-    root: Path | None, init_options: Any, client_config: Any = None
-) -> tuple[Settings, list[str]]:
-    """Defaults <- project file <- initializationOptions <- client configuration."""
-    errors: list[str] = []
-    settings = Settings()
+    root: Path | None,
+    init_options: Any,
+    client_config: Any = None,
+    *,
+    trusted: bool | None = None,
+    user_config: UserConfig | None = None,
+) -> ResolvedSettings:
+    """Defaults <- user file <- project file <- initializationOptions <- client configuration.
+
+    `trusted`: True trusts the workspace whatever the layers say (the CLI: the user pointed it
+    there); None asks the client and user layers (and the user's ``trustedWorkspaces``).
+    """
+    user = user_config if user_config is not None else load_user_config()
+    errors = list(user.errors)
+    # who vouches for the workspace: the user file, the client (never the project file)
+    vouched = Settings()
+    for layer in (user.settings, init_options, client_config):
+        vouched = parse_settings(layer, vouched)[0]
+    is_trusted = bool(trusted) or vouched.trusted_workspace or user.trusts(root)
+    settings, errs = parse_settings(user.settings, Settings(), str(user.path.name))
+    errors += errs
+    ignored: list[str] = []
+    warning = None
     if root is not None:
-        project, errs = load_project_settings(root)
+        project, errs, name = load_project_settings(root)
         errors += errs
-        settings, errs = parse_settings(project, settings, "ragls.toml")
+        # trust comes from the client or the user, never from the project file itself
+        project, dropped = without_sensitive(project, trusted=is_trusted)
+        ignored = [n for n in dropped if n not in CLIENT_ONLY]
+        errors += [f"{name}.{n}: only the editor or the user file can trust a workspace" for n in dropped
+                   if n in CLIENT_ONLY]
+        settings, errs = parse_settings(project, settings, name)
         errors += errs
+        if ignored:
+            warning = untrusted_warning(name, ignored, user.path)
     settings, errs = parse_settings(init_options, settings, "initializationOptions")
     errors += errs
     settings, errs = parse_settings(client_config, settings, "configuration")
     errors += errs
+    settings = replace(settings, trusted_workspace=is_trusted)
     for err in errors:
-        logger.warning("invalid setting: %s", err)
-    return settings, errors
+        logger.warning("invalid setting: %s", redact(err))
+    if warning:
+        logger.warning("%s", warning)
+    return ResolvedSettings(settings, errors, ignored, warning)
+
+
+def untrusted_warning(file_name: str, ignored: list[str], user_file: Path) -> str:
+    names = ", ".join(ignored)
+    return (
+        f"{file_name} sets {names}, ignored because this workspace is not trusted. To use "
+        f"{'it' if len(ignored) == 1 else 'them'}, trust the workspace in your editor (VS Code: "
+        "Manage Workspace Trust; other clients: initializationOptions trustedWorkspace = true) "
+        f"or list it in trustedWorkspaces in {user_file}."
+    )
 
 
 def settings_to_json(settings: Settings) -> dict[str, Any]:
@@ -316,4 +429,4 @@ def settings_to_json(settings: Settings) -> dict[str, Any]:
             return list(obj)
         return obj
 
-    return conv(settings)
+    return redact_obj(conv(settings))  # an endpoint's user:password never shows

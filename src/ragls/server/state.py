@@ -8,8 +8,10 @@ The engine host (`EngineHost`) is the server's single door to indexing, retrieva
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -19,10 +21,14 @@ from lsprotocol import types
 from pygls.uris import from_fs_path
 
 from ragls.cancel import CancelToken
+from ragls.redact import redact, redact_obj
 from ragls.server.scheduling import LatestWins, LRUCache, Pools, Stats
 from ragls.server.settings import Settings
 
 logger = logging.getLogger(__name__)
+
+REPORTED_MAX = 512  # error kinds remembered for show_message_once
+CONTEXTS_MAX = 64  # documents whose last completion context ragls.showContext keeps
 
 
 class EngineHost(Protocol):
@@ -84,6 +90,7 @@ class ServerState:
         self.client_progress = False
         self.client_document_changes = True
         self.settings_errors: list[str] = []
+        self.trust_warning: str | None = None  # project settings ignored in an untrusted workspace
         self.startup_task: asyncio.Future[None] | None = None
         self.index_task: asyncio.Future[Any] | None = None
         self.last_update: dict[str, Any] = {}
@@ -93,7 +100,7 @@ class ServerState:
         self.overlay_pending: dict[str, str | None] = {}
         self.overlay_lock = threading.Lock()
         self._tasks: set[asyncio.Future[Any]] = set()
-        self._reported: set[str] = set()
+        self._reported: OrderedDict[bytes, None] = OrderedDict()
         self._lock = threading.Lock()
 
     # ---- engine host lifecycle ----------------------------------------------------------------
@@ -150,11 +157,18 @@ class ServerState:
     # ---- error reporting -------------------------------------------------------------------
 
     def should_report(self, kind: str) -> bool:
-        """True the first time an error of this kind happens (one message per kind)."""
+        """True the first time an error of this kind happens (one message per kind).
+
+        Kinds often carry message text, so only a digest of the latest `REPORTED_MAX` is kept:
+        memory stays bounded however many distinct errors a long session sees."""
+        key = hashlib.blake2b(kind.encode("utf-8", "surrogatepass"), digest_size=16).digest()
         with self._lock:
-            if kind in self._reported:
+            if key in self._reported:
+                self._reported.move_to_end(key)
                 return False
-            self._reported.add(kind)
+            self._reported[key] = None
+            if len(self._reported) > REPORTED_MAX:
+                self._reported.popitem(last=False)
             return True
 
     def remember_context(
@@ -168,13 +182,14 @@ class ServerState:
         """Keep what the last completion of `uri` used, for ragls.showContext (bounded)."""
         record = {
             "uri": uri,
-            "snippets": [s.to_json() if hasattr(s, "to_json") else dict(s) for s in snippets],
+            "snippets": redact_obj([s.to_json() if hasattr(s, "to_json") else dict(s) for s in snippets]),
             "timings": {k: round(float(v), 3) for k, v in (timings or {}).items()},
             "ungrounded": list(ungrounded),
         }
+        self.contexts.pop(uri, None)  # re-inserted last: the oldest document goes first
         self.contexts[uri] = record
         self.last_context = record
-        if len(self.contexts) > 64:
+        while len(self.contexts) > CONTEXTS_MAX:
             self.contexts.pop(next(iter(self.contexts)))
 
 
@@ -183,7 +198,8 @@ def show_message_once(
 ) -> None:
     """window/showMessage for the first error of each kind; every occurrence is logged."""
     state: ServerState = ls.state
-    logger.warning("%s: %s", kind, message)
+    message = redact(message)
+    logger.warning("%s", message)
     if state.should_report(kind):
         try:
             ls.window_show_message(types.ShowMessageParams(type=level, message=f"ragls: {message}"))

@@ -42,6 +42,12 @@ def _settings_problems(ls: Any, errors: list[str]) -> None:
         show_message_once(ls, f"settings:{len(errors)}:{errors[0]}", f"invalid settings ignored: {summary}")
 
 
+def _trust_warning(ls: Any, warning: str | None) -> None:
+    """Once per set of ignored settings: which project settings trust held back, and how to trust."""
+    if warning:
+        show_message_once(ls, f"untrusted:{warning}", warning)
+
+
 async def start_host(ls: Any) -> None:
     """Build the engine host off the loop, apply open buffers, then index in the background."""
     state: ServerState = ls.state
@@ -99,8 +105,10 @@ def register(server: Any) -> None:
         )
         state.client_progress = bool(_get(caps, "window.work_done_progress"))
         state.client_document_changes = bool(_get(caps, "workspace.workspace_edit.document_changes"))
-        state.settings, errors = resolve_settings(state.root, params.initialization_options)
-        state.settings_errors = errors
+        resolved = resolve_settings(state.root, params.initialization_options)
+        state.settings = resolved.settings
+        state.settings_errors = resolved.errors
+        state.trust_warning = resolved.warning
         _apply_log_level(state.settings.log_level)
         client = params.client_info.name if params.client_info else "unknown client"
         logger.info(
@@ -116,6 +124,7 @@ def register(server: Any) -> None:
     async def initialized(ls: Any, params: types.InitializedParams) -> None:
         state: ServerState = ls.state
         _settings_problems(ls, getattr(state, "settings_errors", []))
+        _trust_warning(ls, state.trust_warning)
         state.startup_task = state.spawn(start_host(ls))
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
@@ -136,8 +145,11 @@ def register(server: Any) -> None:
                 logger.warning("workspace/configuration failed: %s", exc)
                 return
         previous = state.settings
-        state.settings, errors = resolve_settings(state.root, state.init_options, raw)
-        _settings_problems(ls, errors)
+        resolved = resolve_settings(state.root, state.init_options, raw)
+        state.settings = resolved.settings
+        state.trust_warning = resolved.warning
+        _settings_problems(ls, resolved.errors)
+        _trust_warning(ls, resolved.warning)
         _apply_log_level(state.settings.log_level)
         heavy = ("model", "embeddings", "index", "context")
         if any(getattr(previous, k) != getattr(state.settings, k) for k in heavy) and state.host is not None:

@@ -31,7 +31,7 @@ class Recorder(BaseHTTPRequestHandler):
 
     seen: list[dict[str, Any]]
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode("utf-8", "replace")
         self.server.seen.append(  # type: ignore[attr-defined]
             {"path": self.path, "headers": dict(self.headers), "body": body}
@@ -79,11 +79,11 @@ def cloned_repo(tmp_path: Path, endpoint: str, embed_endpoint: str) -> Path:
     return root
 
 
-async def _open_and_complete(
-    tmp_path: Path, port: int, model: Path, trusted: bool
-) -> tuple[Any, Any, str]:
+async def _open_and_complete(tmp_path: Path, port: int, model: Path, trusted: bool) -> tuple[Any, Any, str]:
     # credentials in the embeddings URL: they must show nowhere (httpx sends them as Basic auth)
-    root = cloned_repo(tmp_path, f"http://127.0.0.1:{port}/v1", f"http://someone:p4ssw0rd@127.0.0.1:{port}/v1")
+    root = cloned_repo(
+        tmp_path, f"http://127.0.0.1:{port}/v1", f"http://someone:p4ssw0rd@127.0.0.1:{port}/v1"
+    )
     client = await start_client(
         [sys.executable, "-m", "ragls", "serve", "--log-level", "debug", "--log-file", str(tmp_path / "log")],
         env={"RAGLS_TEST_SECRET": SECRET},

@@ -35,7 +35,13 @@ def escape(tmp_path: Path) -> tuple[Path, Path]:
 def test_lexical_escapes_are_refused(escape: tuple[Path, Path]) -> None:
     root, _ = escape
     with WorkspaceIndex.open(root) as index:
-        for path in ("a/../../outside.py", "../outside.py", "a/b/../../../outside.py", "..", str(root.parent)):
+        for path in (
+            "a/../../outside.py",
+            "../outside.py",
+            "a/b/../../../outside.py",
+            "..",
+            str(root.parent),
+        ):
             assert index.read_text(path) is None, path
             assert index.parsed(path) is None, path
             with pytest.raises(WorkspaceError):

@@ -87,7 +87,11 @@ def test_user_file_sets_endpoints_for_every_workspace_and_lists_trusted_ones(
     plain = tmp_path / "plain"
     plain.mkdir()
     s = resolve_settings(plain, None).settings
-    assert (s.model.source, s.model.endpoint, s.model.api_key_env) == ("remote", "http://127.0.0.1:9/v1", "MY_KEY")
+    assert (s.model.source, s.model.endpoint, s.model.api_key_env) == (
+        "remote",
+        "http://127.0.0.1:9/v1",
+        "MY_KEY",
+    )
     assert s.completion.debounce_ms == 99
     # the untrusted project cannot redirect the user's own endpoint or key
     s = resolve_settings(hostile, None).settings

@@ -301,8 +301,7 @@ class RemoteEmbedder:
             ) from exc
         if vectors.ndim != 2 or vectors.shape[0] != len(texts) or vectors.shape[1] == 0:
             raise BackendError(
-                f"embedding endpoint {self._shown_url} returned shape {vectors.shape} "
-                f"for {len(texts)} inputs"
+                f"embedding endpoint {self._shown_url} returned shape {vectors.shape} for {len(texts)} inputs"
             )
         return vectors
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ragls.cancel import CancelToken
-from ragls.errors import ModelError
+from ragls.errors import ModelError, RaglsError
 from ragls.redact import redact_url
 from ragls.server.settings import Settings
 
@@ -72,8 +72,38 @@ def _model_label(settings: Settings) -> str:
     return m.name or "default"
 
 
+class InFlight:
+    """Counts calls inside the engine, so `close` never pulls the model or index from under one."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._count = 0
+        self._closing = False
+
+    @contextmanager
+    def enter(self) -> Iterator[None]:
+        with self._cond:
+            if self._closing:
+                raise RaglsError("the engine is restarting; try again")
+            self._count += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._count -= 1
+                self._cond.notify_all()
+
+    def close(self, timeout_s: float) -> bool:
+        """Refuse new calls and wait for those inside; False if some are still running."""
+        with self._cond:
+            self._closing = True
+            return self._cond.wait_for(lambda: self._count == 0, timeout_s)
+
+
 class SessionHost:
     """EngineHost over a Session (see `ragls.server.state.EngineHost`)."""
+
+    close_timeout_s = 60.0
 
     def __init__(self, root: Path, settings: Settings) -> None:
         from ragls.engine.session import open_session
@@ -86,6 +116,7 @@ class SessionHost:
         self._scheduler: Any = None
         self._busy = 0  # requests in flight that need the cores more than embedding does
         self._lock = threading.Lock()
+        self._inflight = InFlight()
 
     def _completion_engine(self) -> Any:
         with self._lock:
@@ -105,6 +136,11 @@ class SessionHost:
 
     @contextmanager
     def _foreground(self) -> Iterator[None]:
+        with self._inflight.enter(), self._foreground_priority():
+            yield
+
+    @contextmanager
+    def _foreground_priority(self) -> Iterator[None]:
         with self._lock:
             self._busy += 1
             if self._scheduler is not None:
@@ -135,7 +171,8 @@ class SessionHost:
         from ragls.engine.testgen import TestGenerator
 
         # target_at only parses the buffer: no model is loaded to list the action
-        return TestGenerator(self.index, self.session.retriever, None).target_at(path, buffer, line)  # type: ignore[arg-type]
+        with self._inflight.enter():
+            return TestGenerator(self.index, self.session.retriever, None).target_at(path, buffer, line)  # type: ignore[arg-type]
 
     def generate_tests(self, path: str, buffer: str, line: int, cancel: CancelToken) -> Any:
         with self._foreground():
@@ -151,7 +188,8 @@ class SessionHost:
             else name_or_path,
         )
         try:
-            self.session.set_model(new)
+            with self._inflight.enter():
+                self.session.set_model(new)
         except ModelError:
             raise
         except Exception as exc:
@@ -192,6 +230,11 @@ class SessionHost:
             self._scheduler.notify_changed()
 
     def close(self) -> None:
-        if self._scheduler is not None:
-            self._scheduler.stop()
+        """Stop background embedding, wait for calls in flight, then close the session."""
+        if self._scheduler is not None and not self._scheduler.stop(timeout=self.close_timeout_s):
+            logger.error("background embedding did not stop in %.0fs", self.close_timeout_s)
+            return
+        if not self._inflight.close(self.close_timeout_s):
+            logger.error("engine calls still running after %.0fs: leaving it open", self.close_timeout_s)
+            return
         self.session.close()

@@ -391,8 +391,11 @@ def resolve_settings(
         # trust comes from the client or the user, never from the project file itself
         project, dropped = without_sensitive(project, trusted=is_trusted)
         ignored = [n for n in dropped if n not in CLIENT_ONLY]
-        errors += [f"{name}.{n}: only the editor or the user file can trust a workspace" for n in dropped
-                   if n in CLIENT_ONLY]
+        errors += [
+            f"{name}.{n}: only the editor or the user file can trust a workspace"
+            for n in dropped
+            if n in CLIENT_ONLY
+        ]
         settings, errs = parse_settings(project, settings, name)
         errors += errs
         if ignored:

@@ -15,10 +15,9 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import unquote, urlparse
 
 from lsprotocol import types
-from pygls.uris import from_fs_path
+from pygls.uris import from_fs_path, to_fs_path
 
 from ragls.cancel import CancelToken
 from ragls.redact import redact, redact_obj
@@ -57,14 +56,6 @@ class EngineHost(Protocol):
 EngineFactory = Callable[[Path, Settings], EngineHost]
 
 
-def uri_to_path(uri: str) -> Path | None:
-    """Absolute filesystem path of a file:// URI (None for other schemes)."""
-    parsed = urlparse(uri)
-    if parsed.scheme != "file":
-        return None
-    return Path(unquote(parsed.path))
-
-
 class ServerState:
     """Mutable server state; touched from the event loop, read from worker threads."""
 
@@ -93,6 +84,7 @@ class ServerState:
         self.trust_warning: str | None = None  # project settings ignored in an untrusted workspace
         self.startup_task: asyncio.Future[None] | None = None
         self.index_task: asyncio.Future[Any] | None = None
+        self.index_task_host: EngineHost | None = None  # the engine that pass indexes
         self.last_update: dict[str, Any] = {}
         self.watcher: Any = None
         # latest unsaved text per document waiting for the overlay worker (None: clear it);
@@ -132,12 +124,12 @@ class ServerState:
 
     def rel_path(self, uri: str) -> str | None:
         """Workspace-relative POSIX path of `uri`, or None when it is outside the root."""
-        path = uri_to_path(uri)
-        if path is None or self.root is None:
+        fs_path = to_fs_path(uri)
+        if fs_path is None or self.root is None:
             return None
-        try:
-            return path.resolve().relative_to(self.root).as_posix()
-        except ValueError:
+        try:  # symlinks followed: a link out of the workspace is outside
+            return Path(fs_path).resolve().relative_to(self.root).as_posix()
+        except (ValueError, OSError, RuntimeError):  # outside, NUL bytes, link loops
             return None
 
     def uri_for(self, rel: str) -> str:
@@ -150,7 +142,7 @@ class ServerState:
             return False
         try:
             path.resolve().relative_to(self.root)
-        except ValueError:
+        except (ValueError, OSError, RuntimeError):
             return False
         return True
 

@@ -11,7 +11,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import httpx
@@ -191,16 +191,16 @@ class RemoteOpenAIBackend:
                 raise self._fail(f"{url} sent unexpected JSON: {raw[:_BODY_EXCERPT]!r}")
             yield _as_stream_event(payload)
             return
-        for line in resp.iter_lines():
-            line = line.strip()
-            if not line or line.startswith(":"):
-                continue
-            if not line.startswith("data:"):
-                if line.split(":", 1)[0] in ("event", "id", "retry"):
-                    continue
-                raise self._fail(f"{url} sent a malformed event stream line: {line[:_BODY_EXCERPT]!r}")
-            data = line[5:].strip()
-            if data == "[DONE]":
+        stream = sse_data(resp.iter_lines())
+        while True:
+            try:
+                data = next(stream)
+            except StopIteration:
+                return
+            except MalformedStream as exc:
+                excerpt = str(exc)[:_BODY_EXCERPT]
+                raise self._fail(f"{url} sent a malformed event stream line: {excerpt!r}") from None
+            if data.strip() == "[DONE]":
                 return
             try:
                 event = json.loads(data)
@@ -210,6 +210,41 @@ class RemoteOpenAIBackend:
             if not isinstance(event, dict):
                 raise self._fail(f"{url} sent an unexpected stream event: {data[:_BODY_EXCERPT]!r}")
             yield event
+
+
+class MalformedStream(ValueError):
+    """A line of an event stream that is no field the format knows (the body is not SSE)."""
+
+
+SSE_FIELDS = frozenset({"data", "event", "id", "retry"})
+
+
+def sse_data(lines: Iterable[str]) -> Iterator[str]:
+    """The data of each server-sent event (the HTML living standard's event stream format):
+    an event ends at a blank line, its ``data`` lines are joined with newlines, one space after
+    the colon is dropped, comments (``:``) and the fields event, id and retry are skipped (any
+    other field means the body is no event stream: MalformedStream); an event without data is
+    not dispatched. A stream that ends without a blank line still yields its last event
+    (servers that close the connection right after it)."""
+    buffer: list[str] = []
+    for raw in lines:
+        line = raw.rstrip("\r")
+        if not line:
+            if buffer:
+                yield "\n".join(buffer)
+                buffer = []
+            continue
+        if line.startswith(":"):
+            continue
+        name, sep, value = line.partition(":")
+        if sep and value.startswith(" "):
+            value = value[1:]
+        if name == "data":
+            buffer.append(value)
+        elif name not in SSE_FIELDS:
+            raise MalformedStream(line)
+    if buffer:
+        yield "\n".join(buffer)
 
 
 def _as_stream_event(payload: dict[str, Any]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import threading
 from collections.abc import Iterator
@@ -147,3 +148,44 @@ async def test_trusted_workspace_uses_the_project_endpoint(
     assert "p4ssw0rd" not in json.dumps(status) and "p4ssw0rd" not in messages
     log = (tmp_path / "log").read_text(encoding="utf-8")
     assert "p4ssw0rd" not in log and SECRET not in log
+
+
+def test_the_cli_trusts_the_workspace_it_is_pointed_at(
+    attacker: ThreadingHTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`ragls complete` reads the user file and the project file (trusted: the user chose the
+    folder): the project's endpoint and key variable are used."""
+    import subprocess
+
+    port = attacker.server_port
+    root = cloned_repo(tmp_path, f"http://127.0.0.1:{port}/v1", f"http://127.0.0.1:{port}/v1")
+    user = tmp_path / "config.toml"
+    user.write_text("[model]\nmaxTokens = 3\n", encoding="utf-8")
+    monkeypatch.setenv("RAGLS_CONFIG_FILE", str(user))
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ragls",
+            "complete",
+            "--workspace",
+            str(root),
+            "--file",
+            "calc.py",
+            "--line",
+            "6",
+            "--col",
+            "12",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "RAGLS_TEST_SECRET": SECRET},
+    )
+    assert out.returncode == 0, out.stderr
+    assert "sum(xs)" in json.loads(out.stdout)["completion"]
+    seen = attacker.seen  # type: ignore[attr-defined]
+    completion = next(r for r in seen if r["path"] == "/v1/completions")
+    assert completion["headers"].get("Authorization") == f"Bearer {SECRET}"
+    assert json.loads(completion["body"])["max_tokens"] == 3  # from the user file

@@ -13,14 +13,27 @@ or the user file, or the workspace listed in the user file's ``trustedWorkspaces
 
 from __future__ import annotations
 
+import json
 import logging
 import tomllib
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Mapping
+from dataclasses import Field, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from ragls.redact import redact, redact_obj
+from ragls.server.settings_checks import (
+    BOOL,
+    OPT_STR,
+    OPT_STR_LIST,
+    STR_LIST,
+    Check,
+    choice,
+    integer,
+    number,
+    setting,
+    subset,
+)
 from ragls.server.user_config import UserConfig, load_user_config
 
 logger = logging.getLogger(__name__)
@@ -30,49 +43,70 @@ SECTION = "ragls"
 
 @dataclass(frozen=True)
 class ModelSettings:
-    source: str = "local"  # local | remote
-    path: str | None = None  # GGUF file (local)
-    name: str | None = None  # catalog name (local) when no path is given
-    endpoint: str | None = None  # OpenAI-compatible base URL (remote)
-    remote_model: str | None = None
-    api_key_env: str | None = None
-    n_ctx: int = 4096
-    threads: int = 2
-    max_tokens: int = 64
-    temperature: float = 0.1
-    template: str | None = None
+    source: str = setting(
+        "local", choice("local", "remote"), "where completions come from", sensitive=frozenset({"remote"})
+    )
+    path: str | None = setting(
+        None, OPT_STR, "GGUF file of the local model (default: bundled SmolLM2-135M)", sensitive=True
+    )  # a repository's GGUF would be parsed by native code
+    name: str | None = setting(None, OPT_STR, "a model `ragls models` lists, when no path is given")
+    endpoint: str | None = setting(None, OPT_STR, "OpenAI-compatible base URL (remote)", sensitive=True)
+    remote_model: str | None = setting(None, OPT_STR, "model name to ask the endpoint for")
+    api_key_env: str | None = setting(
+        None, OPT_STR, "environment variable holding the endpoint's API key", sensitive=True
+    )
+    n_ctx: int = setting(4096, integer(128, 1 << 20), "context window of the local model, in tokens")
+    threads: int = setting(2, integer(1, 256), "CPU threads of the local model")
+    max_tokens: int = setting(64, integer(1, 4096), "longest completion, in tokens")
+    temperature: float = setting(0.1, number(0.0, 2.0), "sampling temperature")
+    template: str | None = setting(None, OPT_STR, "FIM prompt format (default: from the GGUF metadata)")
 
 
 @dataclass(frozen=True)
 class ContextSettings:
-    budget_tokens: int = 1024
-    top_k: int = 8
-    sources: tuple[str, ...] = ("graph", "dense", "lexical")
+    budget_tokens: int = setting(1024, integer(0, 1 << 17), "context packed into the prompt, in model tokens")
+    top_k: int = setting(8, integer(0, 200), "most snippets retrieved")
+    sources: tuple[str, ...] = setting(
+        ("graph", "dense", "lexical"), subset("graph", "dense", "lexical", "recent"), "retrieval sources"
+    )
 
 
 @dataclass(frozen=True)
 class EmbeddingSettings:
-    kind: str = "onnx"  # onnx | remote | none
-    endpoint: str | None = None
-    model: str | None = None
-    api_key_env: str | None = None
-    threads: int = 2
+    kind: str = setting(
+        "onnx",
+        choice("onnx", "remote", "none"),
+        "bundled int8 MiniLM, a /v1/embeddings endpoint, or off",
+        sensitive=frozenset({"remote"}),
+    )
+    endpoint: str | None = setting(None, OPT_STR, "OpenAI-compatible base URL (remote)", sensitive=True)
+    model: str | None = setting(None, OPT_STR, "embedding model name to ask the endpoint for")
+    api_key_env: str | None = setting(
+        None, OPT_STR, "environment variable holding the endpoint's API key", sensitive=True
+    )
+    threads: int = setting(2, integer(1, 256), "CPU threads of the ONNX embedder")
 
 
 @dataclass(frozen=True)
 class CompletionSettings:
-    debounce_ms: int = 150
-    enable_completion_fallback: bool = False
-    timeout_ms: int = 30_000
+    debounce_ms: int = setting(150, integer(0, 10_000), "wait after the last keystroke before completing")
+    enable_completion_fallback: bool = setting(
+        False, BOOL, "one textDocument/completion item for clients without inline completion"
+    )
+    timeout_ms: int = setting(30_000, integer(100, 600_000), "a completion request gives up after this long")
 
 
 @dataclass(frozen=True)
 class IndexSettings:
-    ignore: tuple[str, ...] = ()
-    languages: tuple[str, ...] | None = None
-    max_file_bytes: int = 1_000_000
-    in_workspace: bool = False
-    remove_after_days: int = 30  # indexes of deleted workspaces go after this many idle days; 0: never
+    ignore: tuple[str, ...] = setting((), STR_LIST, "extra gitignore-style patterns")
+    languages: tuple[str, ...] | None = setting(None, OPT_STR_LIST, "only these languages (default: all)")
+    max_file_bytes: int = setting(1_000_000, integer(1, 1 << 31), "larger files are not indexed")
+    in_workspace: bool = setting(
+        False, BOOL, "keep the index in the workspace (`.ragls/`) instead of the user cache"
+    )
+    remove_after_days: int = setting(
+        30, integer(0, 36_500), "indexes of deleted workspaces go after this many idle days (0: never)"
+    )
 
 
 @dataclass(frozen=True)
@@ -82,160 +116,66 @@ class Settings:
     embeddings: EmbeddingSettings = field(default_factory=EmbeddingSettings)
     completion: CompletionSettings = field(default_factory=CompletionSettings)
     index: IndexSettings = field(default_factory=IndexSettings)
-    test_command: str | None = None
-    log_level: str = "info"
+    test_command: str | None = setting(None, OPT_STR, "command that runs the project's tests", sensitive=True)
+    log_level: str = setting("info", choice("debug", "info", "warning", "error"), "server log level")
     # The client vouches for the workspace (VS Code workspace trust, a Neovim setting): only then
     # may project files choose endpoints, keys or commands, and only then is project code run.
-    trusted_workspace: bool = False
+    trusted_workspace: bool = setting(
+        False, BOOL, "the client trusts this workspace (never read from a project file)"
+    )
 
 
-# ---- value checkers: return the converted value or raise ValueError with a reason ----------
+# ---- what is derived from the description above -------------------------------------------
 
-Check = Callable[[Any], Any]
-
-
-def _str(v: Any) -> str:
-    if not isinstance(v, str) or not v.strip():
-        raise ValueError("expected a non-empty string")
-    return v
+SECTIONS: dict[str, type] = {f.name: f.default_factory for f in fields(Settings) if not f.metadata}  # type: ignore[misc]
 
 
-def _opt_str(v: Any) -> str | None:
-    return None if v is None else _str(v)
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(p.title() for p in rest)
 
 
-def _choice(*options: str) -> Check:
-    def check(v: Any) -> str:
-        if not isinstance(v, str) or v.lower() not in options:
-            raise ValueError(f"expected one of {', '.join(options)}")
-        return v.lower()
-
-    return check
+def _spec(cls: type) -> dict[str, tuple[str, Check]]:
+    return {_camel(f.name): (f.name, f.metadata["check"]) for f in fields(cls) if f.metadata}
 
 
-def _int(lo: int, hi: int) -> Check:
-    def check(v: Any) -> int:
-        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-            raise ValueError(f"expected an integer in [{lo}, {hi}]")
-        return v
-
-    return check
-
-
-def _float(lo: float, hi: float) -> Check:
-    def check(v: Any) -> float:
-        if isinstance(v, bool) or not isinstance(v, int | float) or not lo <= v <= hi:
-            raise ValueError(f"expected a number in [{lo}, {hi}]")
-        return float(v)
-
-    return check
-
-
-def _bool(v: Any) -> bool:
-    if not isinstance(v, bool):
-        raise ValueError("expected true or false")
-    return v
-
-
-def _str_list(v: Any) -> tuple[str, ...]:
-    if not isinstance(v, list | tuple) or not all(isinstance(x, str) for x in v):
-        raise ValueError("expected a list of strings")
-    return tuple(v)
-
-
-def _opt_str_list(v: Any) -> tuple[str, ...] | None:
-    return None if v is None else _str_list(v)
-
-
-def _sources(v: Any) -> tuple[str, ...]:
-    items = _str_list(v)
-    bad = [s for s in items if s not in {"graph", "dense", "lexical", "recent"}]
-    if bad:
-        raise ValueError(f"unknown context source(s) {bad}")
-    return items
-
-
-# section name -> (dataclass, {camelCase key: (attribute, check)})
+# section name -> (dataclass, {camelCase key: (attribute, check)}); top-level keys alike
 SCHEMA: dict[str, tuple[type, dict[str, tuple[str, Check]]]] = {
-    "model": (
-        ModelSettings,
-        {
-            "source": ("source", _choice("local", "remote")),
-            "path": ("path", _opt_str),
-            "name": ("name", _opt_str),
-            "endpoint": ("endpoint", _opt_str),
-            "remoteModel": ("remote_model", _opt_str),
-            "apiKeyEnv": ("api_key_env", _opt_str),
-            "nCtx": ("n_ctx", _int(128, 1 << 20)),
-            "threads": ("threads", _int(1, 256)),
-            "maxTokens": ("max_tokens", _int(1, 4096)),
-            "temperature": ("temperature", _float(0.0, 2.0)),
-            "template": ("template", _opt_str),
-        },
-    ),
-    "context": (
-        ContextSettings,
-        {
-            "budgetTokens": ("budget_tokens", _int(0, 1 << 17)),
-            "topK": ("top_k", _int(0, 200)),
-            "sources": ("sources", _sources),
-        },
-    ),
-    "embeddings": (
-        EmbeddingSettings,
-        {
-            "kind": ("kind", _choice("onnx", "remote", "none")),
-            "endpoint": ("endpoint", _opt_str),
-            "model": ("model", _opt_str),
-            "apiKeyEnv": ("api_key_env", _opt_str),
-            "threads": ("threads", _int(1, 256)),
-        },
-    ),
-    "completion": (
-        CompletionSettings,
-        {
-            "debounceMs": ("debounce_ms", _int(0, 10_000)),
-            "enableCompletionFallback": ("enable_completion_fallback", _bool),
-            "timeoutMs": ("timeout_ms", _int(100, 600_000)),
-        },
-    ),
-    "index": (
-        IndexSettings,
-        {
-            "ignore": ("ignore", _str_list),
-            "languages": ("languages", _opt_str_list),
-            "maxFileBytes": ("max_file_bytes", _int(1, 1 << 31)),
-            "inWorkspace": ("in_workspace", _bool),
-            "removeAfterDays": ("remove_after_days", _int(0, 36_500)),
-        },
-    ),
+    name: (cls, _spec(cls)) for name, cls in SECTIONS.items()
 }
-TOP_LEVEL: dict[str, tuple[str, Check]] = {
-    "testCommand": ("test_command", _opt_str),
-    "logLevel": ("log_level", _choice("debug", "info", "warning", "error")),
-    "trustedWorkspace": ("trusted_workspace", _bool),
-}
+TOP_LEVEL: dict[str, tuple[str, Check]] = _spec(Settings)
 
-# Settings that choose where code and keys go or what runs: a project file may set them only in
-# a trusted workspace. Dotted camelCase name -> the values that are sensitive (None: any value).
-# A new setting of that kind is one more line here.
+
+def described_fields() -> list[tuple[str, Field[Any]]]:
+    """Every setting as (dotted camelCase name, its dataclass field), in declaration order."""
+    out = [(f"{name}.{_camel(f.name)}", f) for name, cls in SECTIONS.items() for f in fields(cls)]
+    return out + [(_camel(f.name), f) for f in fields(Settings) if f.metadata]
+
+
+# Settings that choose where code and keys go or what runs (`sensitive=` above): a project file
+# may set them only in a trusted workspace. Dotted name -> sensitive values (None: any value).
 SENSITIVE: dict[str, frozenset[str] | None] = {
-    "model.endpoint": None,
-    "model.apiKeyEnv": None,
-    "model.source": frozenset({"remote"}),
-    "model.path": None,  # a GGUF file shipped by the repository is parsed by native code
-    "embeddings.endpoint": None,
-    "embeddings.apiKeyEnv": None,
-    "embeddings.kind": frozenset({"remote"}),
-    "testCommand": None,
+    name: (None if f.metadata["sensitive"] is True else f.metadata["sensitive"])
+    for name, f in described_fields()
+    if f.metadata["sensitive"]
 }
 # Never read from a project file: only the client or the user may vouch for a workspace.
 CLIENT_ONLY: frozenset[str] = frozenset({"trustedWorkspace"})
 
 
-def _snake_to_camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(p.title() for p in rest)
+def settings_table() -> str:
+    """The settings as a Markdown table (the README's copy is checked against it)."""
+    rows = ["| setting | default | accepts | what it does |", "| --- | --- | --- | --- |"]
+    for name, f in described_fields():
+        default = json.dumps(list(f.default) if isinstance(f.default, tuple) else f.default)
+        doc = f.metadata["doc"] + (
+            " (trusted workspaces only from a project file)" if name in SENSITIVE else ""
+        )
+        rows.append(f"| `{name}` | `{default}` | {f.metadata['check'].text} | {doc} |")
+    return "\n".join(rows) + "\n"
+
+
+_snake_to_camel = _camel
 
 
 def _normalise_keys(raw: Mapping[str, Any]) -> dict[str, Any]:

@@ -244,3 +244,31 @@ def test_index_gc_removes_indexes_of_deleted_workspaces(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert [r["index_dir"] for r in json.loads(out.stdout)] == [str(dirs[gone])]
     assert not dirs[gone].exists() and dirs[kept].exists()
+
+
+def test_the_server_says_once_that_the_index_is_not_persisted(tmp_path: Path) -> None:
+    from lsp_fuzz import RawClient, initialize_params
+
+    blocker = tmp_path / "cache-is-a-file"
+    blocker.write_text("x", encoding="utf-8")
+    root = tmp_path / "ws"
+    write_workspace(root, 5)
+    client = RawClient(
+        [sys.executable, "-m", "ragls", "serve"],
+        env={"RAGLS_CACHE_DIR": str(blocker)},
+        stderr_path=tmp_path / "log",
+    )
+    try:
+        client.request(1, "initialize", initialize_params(root, {"embeddings": {"kind": "none"}}))
+        client.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
+        for n in range(2, 400):
+            status = client.request(n, "workspace/executeCommand", {"command": "ragls.indexStatus"})
+            if status["result"]["state"] == "ready":
+                break
+            time.sleep(0.05)
+        assert status["result"]["index"]["files"] == len(list(root.rglob("*.py")))
+        client.request(500, "workspace/executeCommand", {"command": "ragls.reindex"}, 60)
+        shown = [m["params"]["message"] for m in client.notifications if m["method"] == "window/showMessage"]
+        assert len([m for m in shown if "cannot be written" in m]) == 1, shown
+    finally:
+        assert client.close() == 0

@@ -14,6 +14,8 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
     """Every test gets its own index cache root, so nothing leaks between tests or into ~/.cache."""
     cache = tmp_path_factory.mktemp("ragls-cache")
     monkeypatch.setenv("RAGLS_CACHE_DIR", str(cache))
+    # nor does the developer's own ~/.config/ragls/config.toml change what a test sees
+    monkeypatch.setenv("RAGLS_CONFIG_FILE", str(cache / "no-user-config.toml"))
     return cache
 
 

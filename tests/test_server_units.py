@@ -68,16 +68,18 @@ def test_project_file_then_init_options(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text(
         '[tool.ragls]\ntest_command = "pytest -q"\n[tool.ragls.model]\nthreads = 6\nmax_tokens = 32\n'
     )
-    settings, errors = resolve_settings(tmp_path, {"model": {"maxTokens": 48}})
-    assert errors == []
+    resolved = resolve_settings(tmp_path, {"model": {"maxTokens": 48}, "trustedWorkspace": True})
+    settings = resolved.settings
+    assert resolved.errors == []
     assert (
-        settings.test_command == "pytest -q"
+        settings.test_command == "pytest -q"  # a command: taken from the project only when trusted
         and settings.model.threads == 6
         and settings.model.max_tokens == 48
     )
+    assert resolve_settings(tmp_path, {}).settings.test_command is None
     (tmp_path / "ragls.toml").write_text("[model\nbroken")
-    settings, errors = resolve_settings(tmp_path, None)
-    assert settings == Settings() and "ragls.toml" in errors[0]
+    resolved = resolve_settings(tmp_path, None)
+    assert resolved.settings == Settings() and "ragls.toml" in resolved.errors[0]
     assert settings_to_json(Settings())["completion"] == {
         "debounceMs": 150,
         "coldPromptMs": 3000,

@@ -25,44 +25,55 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--remote-model", help="model name to ask the endpoint for")
     p.add_argument("--api-key-env", help="environment variable holding the endpoint's API key")
     p.add_argument("--no-context", action="store_true", help="skip retrieval (for A/B measurements)")
-    p.add_argument("--max-tokens", type=int, default=64)
-    p.add_argument("--budget", type=int, default=1024, help="context budget in model tokens")
+    p.add_argument("--max-tokens", type=int, default=None, help="tokens to generate (default: settings, 64)")
+    p.add_argument("--budget", type=int, default=None, help="context budget in model tokens (default 1024)")
     p.add_argument("--batch", help="JSONL file of {file, line, col, text?}; one JSON result per line")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run)
 
 
-def model_config_from_args(args: argparse.Namespace):  # -> ModelConfig
+def model_config_from_args(args: argparse.Namespace, base: Any = None):  # -> ModelConfig
+    """The model the flags choose, on top of `base` (the settings' model) where they say nothing."""
+    from dataclasses import replace
+
     from ragls.models.backend import ModelConfig
 
+    config = base or ModelConfig()
     if args.endpoint:
-        return ModelConfig(
+        config = replace(
+            config,
             source="remote",
             model=None,
             endpoint=args.endpoint,
             remote_model=args.remote_model,
             api_key_env=args.api_key_env,
-            max_tokens=args.max_tokens,
         )
-    return ModelConfig(source="local", model=args.model, max_tokens=args.max_tokens)
+    elif args.model:
+        config = replace(config, source="local", model=args.model)
+    if args.max_tokens is not None:
+        config = replace(config, max_tokens=args.max_tokens)
+    return config
 
 
 def run(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from ragls.cli.workspace_settings import session_kwargs
     from ragls.engine.session import open_session
     from ragls.errors import ConfigError, WorkspaceError
     from ragls.retrieval.cursor import normalize_path
-    from ragls.retrieval.types import CursorQuery, RetrievalConfig
+    from ragls.retrieval.types import CursorQuery
 
     root = Path(args.workspace).resolve()
     if not root.is_dir():
         raise WorkspaceError(f"no such workspace: {args.workspace}")
     if not args.batch and (args.file is None or args.line is None or args.col is None):
         raise ConfigError("complete needs --file, --line and --col (or --batch)")
-    session = open_session(
-        root,
-        model_config=model_config_from_args(args),
-        retrieval_config=RetrievalConfig(budget_tokens=args.budget),
-    )
+    configs = session_kwargs(root)  # user file and project file, flags on top
+    configs["model_config"] = model_config_from_args(args, configs["model_config"])
+    if args.budget is not None:
+        configs["retrieval_config"] = replace(configs["retrieval_config"], budget_tokens=args.budget)
+    session = open_session(root, **configs)
     try:
         if session.index.is_empty():
             session.index.update()

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
-from ragls.errors import ModelError, WorkspaceError
+from ragls.errors import ConfigError, ModelError, WorkspaceError
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +44,10 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.batch and (args.file is None or args.line is None):
         raise WorkspaceError("context needs --file and --line (or --batch)")
-    index = _open_index(args.workspace)
+    index, configs = _open_index(args.workspace)
     try:
-        embedder, store = (None, None) if args.no_dense else _dense(index, embed=args.embed)
+        embedding_config = configs["embedding_config"]
+        embedder, store = (None, None) if args.no_dense else _dense(index, embedding_config, embed=args.embed)
         retriever = Retriever(index, embedder=embedder, vectors=store)
         out = sys.stdout
         if args.batch:
@@ -63,19 +64,22 @@ def run(args: argparse.Namespace) -> int:
         index.close()
 
 
-def _open_index(workspace: str) -> Any:
+def _open_index(workspace: str) -> tuple[Any, dict[str, Any]]:
+    """The workspace's index (built if it never was) and its session configs (user and project file)."""
+    from ragls.cli.workspace_settings import session_kwargs
     from ragls.indexing.workspace import WorkspaceIndex
 
     root = Path(workspace).expanduser()
     if not root.is_dir():
         raise WorkspaceError(f"no such workspace: {workspace}")
-    index = WorkspaceIndex.open(root)
+    configs = session_kwargs(root.resolve())
+    index = WorkspaceIndex.open(root, configs["index_config"])
     if index.is_empty():
         progress = _progress if sys.stderr.isatty() else None
         index.update(progress=progress)
         if progress:
             sys.stderr.write("\n")
-    return index
+    return index, configs
 
 
 def _progress(done: int, total: int, path: str) -> None:
@@ -83,22 +87,24 @@ def _progress(done: int, total: int, path: str) -> None:
     sys.stderr.flush()
 
 
-def _dense(index: Any, *, embed: bool) -> tuple[Any, Any]:
-    """The default embedder and the index's vector store, when vectors exist (or --embed)."""
+def _dense(index: Any, config: Any, *, embed: bool) -> tuple[Any, Any]:
+    """The configured embedder and the index's vector store, when vectors exist (or --embed)."""
     if not embed and not any(Path(index.index_dir).glob("vectors-*.npz")):
         return None, None
     try:
         from ragls.indexing.vectors import VectorStore
-        from ragls.models.embeddings import OnnxEmbedder
+        from ragls.models.embeddings import load_embedder
 
-        embedder = OnnxEmbedder()
+        embedder = load_embedder(config)
+        if embedder is None:  # embeddings kind "none"
+            return None, None
         store = VectorStore(Path(index.index_dir), embedder.model_id, embedder.dim)
         if embed:
             from ragls.retrieval.embedding_jobs import EmbeddingScheduler
 
             EmbeddingScheduler(index, embedder, store).run_until_done()
             store.save()
-    except ModelError as exc:
+    except (ModelError, ConfigError) as exc:
         log.warning("dense retrieval off: %s", exc)
         return None, None
     return (embedder, store) if len(store) else (None, None)

@@ -21,6 +21,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p = subparsers.add_parser("index", help="build or refresh the index of a workspace")
     p.add_argument("path", nargs="?", default=".", help="workspace folder (default: current folder)")
     p.add_argument("--json", action="store_true", help="print the update statistics as one JSON object")
+    p.add_argument(
+        "--gc",
+        action="store_true",
+        help="instead of indexing: remove the cached indexes of workspaces that no longer exist",
+    )
+    p.add_argument(
+        "--idle-days",
+        type=float,
+        default=0.0,
+        help="with --gc: only indexes unused for this many days (default 0: all of them)",
+    )
     p.set_defaults(func=cmd_index)
 
     p = subparsers.add_parser("deps", help="imports of a file (resolved or external) and its importers")
@@ -38,9 +49,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def _open(path: str | None) -> WorkspaceIndex:
+    from ragls.cli.workspace_settings import session_kwargs
     from ragls.indexing.workspace import WorkspaceIndex
 
-    return WorkspaceIndex.open(Path(path or os.getcwd()))
+    root = Path(path or os.getcwd()).expanduser()
+    if not root.is_dir():
+        raise WorkspaceError(f"workspace folder does not exist: {root}")
+    return WorkspaceIndex.open(root, session_kwargs(root.resolve())["index_config"])
 
 
 def _progress_bar(enabled: bool) -> tuple[AbstractContextManager[Any], Any]:
@@ -67,7 +82,22 @@ def _progress_bar(enabled: bool) -> tuple[AbstractContextManager[Any], Any]:
     return bar, update
 
 
+def cmd_gc(args: argparse.Namespace) -> int:
+    from ragls.indexing.config import cache_root, remove_stale_indexes
+
+    removed = remove_stale_indexes(max(args.idle_days, 0.0))
+    if args.json:
+        print(json.dumps([{"index_dir": str(r.index_dir), "root": r.root} for r in removed]))
+        return 0
+    for r in removed:
+        print(f"removed {r.index_dir} ({r.root or 'unknown workspace'}, idle {r.idle_days:.0f} days)")
+    print(f"{len(removed)} stale index(es) removed from {cache_root()}")
+    return 0
+
+
 def cmd_index(args: argparse.Namespace) -> int:
+    if args.gc:
+        return cmd_gc(args)
     with _open(args.path) as index:
         context, progress = _progress_bar(sys.stderr.isatty())
         with context:

@@ -14,6 +14,7 @@ import sys
 
 from ragls import __version__
 from ragls.errors import RaglsError
+from ragls.redact import install_log_redaction, redact
 
 COMMAND_MODULES = (
     "ragls.cli.index_cmds",  # index, deps, symbols
@@ -48,13 +49,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    install_log_redaction()  # URL credentials and API keys never reach a log line
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
     try:
         return int(args.func(args) or 0)
     except RaglsError as exc:
-        print(f"ragls: error: {exc}", file=sys.stderr)
+        print(f"ragls: error: {redact(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("ragls: interrupted", file=sys.stderr)

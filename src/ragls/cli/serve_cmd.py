@@ -11,6 +11,8 @@ import os
 import sys
 from typing import BinaryIO
 
+from ragls.redact import install_log_redaction
+
 logger = logging.getLogger(__name__)
 
 LEVELS = ("debug", "info", "warning", "error")
@@ -42,6 +44,7 @@ def configure_logging(level: str, log_file: str | None) -> None:
     for handler in handlers:
         handler.setFormatter(fmt)
         root.addHandler(handler)
+    install_log_redaction()  # URL credentials and API keys never reach the log
     root.setLevel(level.upper())
     if level != "debug":
         logging.getLogger("pygls").setLevel(logging.WARNING)

@@ -175,6 +175,13 @@ class Session:
         return TestGenerator(self.index, self.retriever, self.generation_backend)
 
     def close(self) -> None:
+        """Stop the retriever's dense worker, save vectors, release the model, close the index.
+
+        The dense job in hand (if any) finishes before the index closes under it."""
+        dense_pool = getattr(self.retriever, "_dense_pool", None)
+        self.retriever.close()
+        if dense_pool is not None:
+            dense_pool.shutdown(wait=True)
         with self._lock:
             if self._vectors is not None:
                 try:

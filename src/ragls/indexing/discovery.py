@@ -2,8 +2,9 @@
 
 `discover` walks the workspace once (os.scandir, no per-file subprocesses) and returns the
 source files with their size and mtime, plus the source-looking files it refused and why
-("too-large", "binary", "minified", "unreadable", "broken-symlink"). Files of unknown languages
-and ignored paths are simply not source and are not reported. `check_path` answers the same
+("too-large", "binary", "minified", "unreadable", "broken-symlink", "outside-workspace": a link
+out of the workspace). Files of unknown languages and ignored paths are simply not source and
+are not reported. `check_path` answers the same
 question for one path (watcher events), with the same rules, adding "ignored", "not-source"
 and "missing".
 
@@ -48,7 +49,7 @@ class DiscoveredFile:
 @dataclass(frozen=True, slots=True)
 class Skip:
     path: str
-    reason: str  # too-large | binary | minified | unreadable | broken-symlink
+    reason: str  # too-large | binary | minified | unreadable | broken-symlink | outside-workspace
 
 
 @dataclass(slots=True)
@@ -262,6 +263,9 @@ def discover(
             if not is_file:
                 _skip(result, rel, "broken-symlink")
                 continue
+            if is_link and _real_rel(root_str, entry.path) is None:
+                _skip(result, rel, "outside-workspace")  # a link out of the workspace: never read
+                continue
             try:
                 st = entry.stat()
             except OSError:
@@ -343,6 +347,8 @@ def check_path(
             return "outside-workspace"
         if real_parent != rel.rpartition("/")[0]:
             return "ignored"  # reached through a symlinked dir: indexed under its real path
+    if os.path.islink(abs_path) and _real_rel(str(root), abs_path) is None:
+        return "outside-workspace"  # a link out of the workspace: never read
     try:
         st = os.stat(abs_path)
     except FileNotFoundError:

@@ -1,13 +1,14 @@
 """SQLite schema of the workspace index and opening a database at the right version.
 
-The schema version lives in ``PRAGMA user_version``. A database at another version, or a
-file SQLite cannot read, is deleted and rebuilt: the index is a cache of the workspace and
-can always be recomputed.
+The schema version lives in ``PRAGMA user_version``. A database at another version is deleted
+and rebuilt; a file SQLite cannot read is moved aside (``index.sqlite3.corrupt``) and rebuilt:
+the index is a cache of the workspace and can always be recomputed.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from pathlib import Path
 
@@ -121,6 +122,22 @@ def _remove_db(path: Path) -> None:
         Path(str(path) + suffix).unlink(missing_ok=True)
 
 
+def move_aside(path: Path) -> Path:
+    """Rename a damaged file (and its WAL companions) to ``<name>.corrupt`` (one kept, the last),
+    so it can be looked at while a fresh one is built in its place."""
+    target = path.with_name(path.name + ".corrupt")
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        src = Path(str(path) + suffix)
+        dst = Path(str(target) + suffix)
+        dst.unlink(missing_ok=True)
+        if src.exists():
+            try:
+                os.replace(src, dst)
+            except OSError:
+                src.unlink(missing_ok=True)
+    return target
+
+
 def _check(conn: sqlite3.Connection) -> int:
     """The schema version; raises sqlite3.DatabaseError on a file that is not a database."""
     version = int(conn.execute("PRAGMA user_version").fetchone()[0])
@@ -164,11 +181,11 @@ def open_database(index_dir: Path) -> Path:
         except sqlite3.DatabaseError as exc:
             if attempt:
                 raise
-            logger.warning("index %s is unreadable (%s): rebuilding", path, exc)
             if conn is not None:
                 conn.close()
                 conn = None
-            _remove_db(path)
+            aside = move_aside(path)
+            logger.warning("index %s is damaged (%s): moved to %s, rebuilding", path, exc, aside.name)
         finally:
             if conn is not None:
                 conn.close()

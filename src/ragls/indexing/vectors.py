@@ -2,9 +2,10 @@
 
 One file per embedding model (``vectors-<model>.npz``), written atomically: the hashes,
 the raw vectors and (for HNSW) the serialised faiss index travel in a single ``np.savez``
-so a crash can never leave ids and vectors mismatched. Raw vectors are kept in memory so
-the faiss index can always be rebuilt (HNSW cannot remove ids: removals become tombstones
-filtered at search time, and the graph is rebuilt when they pass 10%).
+so a crash can never leave ids and vectors mismatched; an unreadable file is moved aside
+(``.corrupt``) and the store starts empty (the scheduler embeds again). Raw vectors are kept in
+memory so the faiss index can always be rebuilt (HNSW cannot remove ids: removals become
+tombstones filtered at search time, and the graph is rebuilt when they pass 10%).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import os
 import re
 import tempfile
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -244,6 +246,7 @@ class VectorStore:
             return True
 
     def _load(self) -> None:
+        self._remove_stale_temporaries()
         if not self.path.exists():
             return
         try:
@@ -260,7 +263,13 @@ class VectorStore:
             for h in hashes:
                 int(h, 16)
         except Exception as exc:  # corrupt zip, missing keys, bad values: start over
-            log.warning("ignoring unreadable vector store %s (%s); starting empty", self.path, exc)
+            aside = self.path.with_name(self.path.name + ".corrupt")
+            try:
+                os.replace(self.path, aside)
+            except OSError:
+                aside = self.path
+            log.warning("vector store %s is unreadable (%s): moved to %s, starting empty",
+                        self.path, exc, aside.name)
             return
         self._vecs, self._hashes = vecs, hashes
         self._row = {h: i for i, h in enumerate(hashes)}
@@ -268,6 +277,16 @@ class VectorStore:
         if blob is not None and self._adopt_index(blob):
             return
         self._rebuild()
+
+    def _remove_stale_temporaries(self, min_age_s: float = 600.0) -> None:
+        """Drop half-written saves left by a killed process (old enough not to be in progress)."""
+        now = time.time()
+        for tmp in self.directory.glob(self.path.name + ".*.tmp"):
+            try:
+                if now - tmp.stat().st_mtime > min_age_s:
+                    tmp.unlink()
+            except OSError:
+                pass
 
     def _adopt_index(self, blob: np.ndarray) -> bool:
         """Use a stored HNSW graph if it holds every live id; leftovers become tombstones."""

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import os
+import posixpath
+import shutil
 import sqlite3
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
@@ -17,10 +19,11 @@ from pathlib import Path
 
 from ragls.errors import IndexUnavailable, WorkspaceError
 from ragls.indexing import store_queries as q
-from ragls.indexing.config import IndexConfig, index_dir_for
+from ragls.indexing.config import IndexConfig, index_dir_for, record_use, volatile_dir
 from ragls.indexing.records import ChunkRow, ImportRow, IndexStats, ParsedFile, RefRow, SymbolRow, UpdateStats
 from ragls.indexing.resolve import ResolverCache
 from ragls.indexing.store import Store, read_meta
+from ragls.indexing.store_schema import move_aside
 from ragls.indexing.workspace_graph import GraphQueries
 from ragls.indexing.workspace_overlay import Overlay, Overlays, bm25
 from ragls.indexing.workspace_update import Updater, parse_file
@@ -31,10 +34,15 @@ logger = logging.getLogger(__name__)
 class WorkspaceIndex(GraphQueries):
     """Definitions, references, imports and chunks of every source file of `root`."""
 
-    def __init__(self, root: Path, config: IndexConfig, index_dir: Path, store: Store) -> None:
+    def __init__(
+        self, root: Path, config: IndexConfig, index_dir: Path, store: Store, *, persisted: bool = True
+    ) -> None:
         self.root = root
         self.config = config
         self.index_dir = index_dir
+        # False: the cache folder could not be written, the index lives in a temporary folder
+        # (memory-backed where /dev/shm exists) and is gone when the index closes
+        self.persisted = persisted
         self._store = store
         self._update_lock = threading.Lock()
         self._overlays = Overlays()
@@ -52,8 +60,17 @@ class WorkspaceIndex(GraphQueries):
         index_dir = index_dir_for(path, config)
         try:
             store = Store(index_dir)
+            record_use(index_dir, path)
         except (sqlite3.Error, OSError) as exc:
-            raise IndexUnavailable(f"cannot open the index in {index_dir}: {exc}") from exc
+            logger.warning(
+                "cannot write the index in %s (%s): keeping it in memory, not persisted", index_dir, exc
+            )
+            index_dir = volatile_dir()
+            try:
+                store = Store(index_dir)
+            except (sqlite3.Error, OSError) as exc2:
+                raise IndexUnavailable(f"cannot open the index in {index_dir}: {exc2}") from exc2
+            return cls(path, config, index_dir, store, persisted=False)
         return cls(path, config, index_dir, store)
 
     # ---- updating ---------------------------------------------------------------------------
@@ -67,10 +84,14 @@ class WorkspaceIndex(GraphQueries):
             raise WorkspaceError(f"workspace folder does not exist: {self.root}")
         with self._update_lock:
             try:
-                updater = Updater(self.root, self.config, self._store, self._update_resolvers)
-                stats = updater.run(progress, rels)
+                stats = self._run_update(progress, rels)
             except sqlite3.DatabaseError as exc:
-                raise IndexUnavailable(f"index update failed ({self._store.path}): {exc}") from exc
+                if not self._recover(exc):
+                    raise IndexUnavailable(f"index update failed ({self._store.path}): {exc}") from exc
+                try:  # a fresh store: everything is parsed again
+                    stats = self._run_update(progress, None)
+                except sqlite3.DatabaseError as exc2:
+                    raise IndexUnavailable(f"index update failed ({self._store.path}): {exc2}") from exc2
             self._overlays.forget_imports()
         logger.info(
             "indexed %s: %d files (%d parsed, %d removed) in %.2fs",
@@ -81,6 +102,37 @@ class WorkspaceIndex(GraphQueries):
             stats.seconds,
         )
         return stats
+
+    def _run_update(
+        self, progress: Callable[[int, int, str], None] | None, rels: list[str] | None
+    ) -> UpdateStats:
+        updater = Updater(self.root, self.config, self._store, self._update_resolvers)
+        return updater.run(progress, rels)
+
+    def _recover(self, exc: sqlite3.DatabaseError) -> bool:
+        """After a failed write: a damaged database is moved aside and a full cache folder or a
+        read-only one swapped for a temporary folder; True when a fresh store is in place."""
+        message = str(exc).lower()
+        damaged = any(m in message for m in ("malformed", "not a database", "corrupt"))
+        unwritable = any(m in message for m in ("disk is full", "readonly", "read-only", "disk i/o error"))
+        if not damaged and not unwritable:
+            return False
+        old = self._store
+        old.close()
+        if damaged:
+            aside = move_aside(old.path)
+            logger.warning("index %s is damaged (%s): moved to %s, rebuilding", old.path, exc, aside.name)
+            self._store = Store(self.index_dir)
+        else:
+            logger.warning(
+                "cannot write the index in %s (%s): keeping it in memory, not persisted", self.index_dir, exc
+            )
+            self.index_dir = volatile_dir()
+            self.persisted = False
+            self._store = Store(self.index_dir)
+        self._update_resolvers = ResolverCache(self.root)
+        self._overlay_resolvers = ResolverCache(self.root)
+        return True
 
     def is_empty(self) -> bool:
         return read_meta(self._conn(), "last_update") is None
@@ -114,6 +166,9 @@ class WorkspaceIndex(GraphQueries):
         item = self._overlays.get(rel)
         if item is not None:
             return item.text
+        if not self._inside(rel):  # a symlink out of the workspace is never read
+            logger.warning("refusing to read %s: it resolves outside the workspace", rel)
+            return None
         try:
             with open(os.path.join(self.root, rel), "rb") as fh:
                 return fh.read().decode("utf-8", "replace")
@@ -278,8 +333,17 @@ class WorkspaceIndex(GraphQueries):
         skipped = read_meta(conn, "skipped", 0)
         return IndexStats(files, symbols, int(str(edges)), chunks, int(str(skipped)))
 
-    def close(self) -> None:
-        self._store.close()
+    def close(self, timeout_s: float = 120.0) -> None:
+        """Close the database, after an update still running (never under it)."""
+        if not self._update_lock.acquire(timeout=timeout_s):
+            logger.error("an index update is still running after %.0fs: not closing under it", timeout_s)
+            return
+        try:
+            self._store.close()
+        finally:
+            self._update_lock.release()
+        if not self.persisted:
+            shutil.rmtree(self.index_dir, ignore_errors=True)
 
     def __enter__(self) -> WorkspaceIndex:
         return self
@@ -297,7 +361,9 @@ class WorkspaceIndex(GraphQueries):
         return stats
 
     def _rel(self, path: str | os.PathLike[str]) -> str | None:
-        """Workspace-relative POSIX path of `path` (absolute or relative), None if outside."""
+        """Workspace-relative POSIX path of `path` (absolute or relative), None if outside.
+
+        Lexical only (``a/../../x`` is outside); `_inside` also follows symlinks."""
         text = os.fspath(path)
         if os.path.isabs(text):
             try:
@@ -305,17 +371,20 @@ class WorkspaceIndex(GraphQueries):
             except ValueError:
                 try:
                     text = Path(text).resolve().relative_to(self.root).as_posix()
-                except ValueError:
+                except (ValueError, OSError, RuntimeError):
                     return None
-        text = Path(text.replace("\\", "/")).as_posix()
-        while text.startswith("./"):
-            text = text[2:]
-        if text in ("", ".") or text.startswith("../"):
+        text = posixpath.normpath(text.replace("\\", "/"))
+        if text in ("", ".", "..") or text.startswith(("../", "/")):
             return None
         return text
 
+    def _inside(self, rel: str) -> bool:
+        """True when root/rel, symlinks followed, stays inside the workspace."""
+        real = os.path.realpath(os.path.join(self.root, rel))
+        return real == str(self.root) or real.startswith(str(self.root).rstrip(os.sep) + os.sep)
+
     def _require_rel(self, path: str) -> str:
         rel = self._rel(path)
-        if rel is None:
+        if rel is None or not self._inside(rel):
             raise WorkspaceError(f"{path} is outside the workspace {self.root}")
         return rel

@@ -23,6 +23,7 @@ import numpy as np
 
 from ragls.errors import BackendError, ConfigError, ModelError
 from ragls.lru import LRUCache
+from ragls.redact import redact, remember_secret
 
 log = logging.getLogger(__name__)
 
@@ -227,16 +228,21 @@ class RemoteEmbedder:
 
         base = endpoint.rstrip("/")
         self.url = f"{base}/embeddings" if base.endswith("/v1") else f"{base}/v1/embeddings"
+        self._shown_url = redact(self.url)  # for messages: no credentials
         self.model = model
         self.batch_size = max(1, batch_size)
         headers = {"Content-Type": "application/json"}
         if api_key_env:
             key = os.environ.get(api_key_env)
+            remember_secret(key)
             if key:
                 headers["Authorization"] = f"Bearer {key}"
             else:
-                log.warning("environment variable %s is not set; calling %s without a key", api_key_env, base)
-        self._client = httpx.Client(timeout=timeout_s, headers=headers)
+                log.warning(
+                    "environment variable %s is not set; calling %s without a key", api_key_env, redact(base)
+                )
+        # trust_env=False: no proxy settings or ~/.netrc credentials from the environment
+        self._client = httpx.Client(timeout=timeout_s, headers=headers, trust_env=False)
         self._httpx = httpx
         self._dim: int | None = None
         self._lock = threading.Lock()
@@ -255,20 +261,24 @@ class RemoteEmbedder:
         try:
             resp = self._client.post(self.url, json={"model": self.model, "input": texts})
         except self._httpx.HTTPError as exc:
-            raise BackendError(f"embedding endpoint {self.url} unreachable: {exc}") from exc
+            reason = redact(str(exc))
+            raise BackendError(f"embedding endpoint {self._shown_url} unreachable: {reason}") from exc
         if resp.status_code != 200:
             raise BackendError(
-                f"embedding endpoint {self.url} answered HTTP {resp.status_code}: {resp.text[:200]!r}"
+                f"embedding endpoint {self._shown_url} answered HTTP {resp.status_code}: "
+                f"{redact(resp.text[:200])!r}"
             )
         try:
             data = resp.json()["data"]
             rows = sorted(data, key=lambda d: int(d.get("index", 0)))
             vectors = np.asarray([r["embedding"] for r in rows], dtype=np.float32)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise BackendError(f"embedding endpoint {self.url} returned a malformed reply: {exc}") from exc
+            raise BackendError(
+                f"embedding endpoint {self._shown_url} returned a malformed reply: {exc}"
+            ) from exc
         if vectors.ndim != 2 or vectors.shape[0] != len(texts) or vectors.shape[1] == 0:
             raise BackendError(
-                f"embedding endpoint {self.url} returned shape {vectors.shape} for {len(texts)} inputs"
+                f"embedding endpoint {self._shown_url} returned shape {vectors.shape} for {len(texts)} inputs"
             )
         return vectors
 

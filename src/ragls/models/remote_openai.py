@@ -11,7 +11,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import httpx
@@ -20,6 +20,7 @@ from ragls.cancel import NEVER, CancelToken
 from ragls.errors import BackendError, ConfigError
 from ragls.models.backend import GenerationRequest, GenerationResult, cut_at_stop, estimate_tokens
 from ragls.models.fim import TEMPLATES, FimTemplate
+from ragls.redact import redact, redact_url, remember_secret
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ class RemoteOpenAIBackend:
         self.base_url = normalise_endpoint(endpoint)
         self.endpoint = endpoint
         self.model = model
-        self.name = model or self.base_url
+        self.name = model or redact_url(self.base_url) or ""
         self.use_suffix = use_suffix
         if isinstance(template, FimTemplate):
             self.template = template
@@ -58,6 +59,7 @@ class RemoteOpenAIBackend:
         self._api_key: str | None = None
         if api_key_env:
             self._api_key = os.environ.get(api_key_env) or None
+            remember_secret(self._api_key)
             if self._api_key is None:
                 log.warning("environment variable %s is not set: sending no API key", api_key_env)
         headers = {"Accept": "text/event-stream"}
@@ -109,7 +111,7 @@ class RemoteOpenAIBackend:
     def _redact(self, text: str) -> str:
         if self._api_key:
             text = text.replace(self._api_key, "***")
-        return text
+        return redact(text)
 
     def _fail(self, message: str) -> BackendError:
         err = BackendError(self._redact(message))
@@ -189,16 +191,16 @@ class RemoteOpenAIBackend:
                 raise self._fail(f"{url} sent unexpected JSON: {raw[:_BODY_EXCERPT]!r}")
             yield _as_stream_event(payload)
             return
-        for line in resp.iter_lines():
-            line = line.strip()
-            if not line or line.startswith(":"):
-                continue
-            if not line.startswith("data:"):
-                if line.split(":", 1)[0] in ("event", "id", "retry"):
-                    continue
-                raise self._fail(f"{url} sent a malformed event stream line: {line[:_BODY_EXCERPT]!r}")
-            data = line[5:].strip()
-            if data == "[DONE]":
+        stream = sse_data(resp.iter_lines())
+        while True:
+            try:
+                data = next(stream)
+            except StopIteration:
+                return
+            except MalformedStream as exc:
+                excerpt = str(exc)[:_BODY_EXCERPT]
+                raise self._fail(f"{url} sent a malformed event stream line: {excerpt!r}") from None
+            if data.strip() == "[DONE]":
                 return
             try:
                 event = json.loads(data)
@@ -208,6 +210,41 @@ class RemoteOpenAIBackend:
             if not isinstance(event, dict):
                 raise self._fail(f"{url} sent an unexpected stream event: {data[:_BODY_EXCERPT]!r}")
             yield event
+
+
+class MalformedStream(ValueError):
+    """A line of an event stream that is no field the format knows (the body is not SSE)."""
+
+
+SSE_FIELDS = frozenset({"data", "event", "id", "retry"})
+
+
+def sse_data(lines: Iterable[str]) -> Iterator[str]:
+    """The data of each server-sent event (the HTML living standard's event stream format):
+    an event ends at a blank line, its ``data`` lines are joined with newlines, one space after
+    the colon is dropped, comments (``:``) and the fields event, id and retry are skipped (any
+    other field means the body is no event stream: MalformedStream); an event without data is
+    not dispatched. A stream that ends without a blank line still yields its last event
+    (servers that close the connection right after it)."""
+    buffer: list[str] = []
+    for raw in lines:
+        line = raw.rstrip("\r")
+        if not line:
+            if buffer:
+                yield "\n".join(buffer)
+                buffer = []
+            continue
+        if line.startswith(":"):
+            continue
+        name, sep, value = line.partition(":")
+        if sep and value.startswith(" "):
+            value = value[1:]
+        if name == "data":
+            buffer.append(value)
+        elif name not in SSE_FIELDS:
+            raise MalformedStream(line)
+    if buffer:
+        yield "\n".join(buffer)
 
 
 def _as_stream_event(payload: dict[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from ragls.cancel import CancelToken
-from ragls.errors import ModelError
+from ragls.errors import ModelError, RaglsError
+from ragls.redact import redact_url
 from ragls.server.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -67,15 +68,45 @@ def session_configs(settings: Settings) -> dict[str, Any]:
 def _model_label(settings: Settings) -> str:
     m = settings.model
     if m.source == "remote":
-        return f"{m.remote_model or m.name or 'remote'}@{m.endpoint}"
+        return f"{m.remote_model or m.name or 'remote'}@{redact_url(m.endpoint)}"
     chosen = m.completion_path or m.path
     if chosen:
         return Path(chosen).name
     return m.name or "default"
 
 
+class InFlight:
+    """Counts calls inside the engine, so `close` never pulls the model or index from under one."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._count = 0
+        self._closing = False
+
+    @contextmanager
+    def enter(self) -> Iterator[None]:
+        with self._cond:
+            if self._closing:
+                raise RaglsError("the engine is restarting; try again")
+            self._count += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._count -= 1
+                self._cond.notify_all()
+
+    def close(self, timeout_s: float) -> bool:
+        """Refuse new calls and wait for those inside; False if some are still running."""
+        with self._cond:
+            self._closing = True
+            return self._cond.wait_for(lambda: self._count == 0, timeout_s)
+
+
 class SessionHost:
     """EngineHost over a Session (see `ragls.server.state.EngineHost`)."""
+
+    close_timeout_s = 60.0
 
     def __init__(self, root: Path, settings: Settings) -> None:
         from ragls.engine.session import open_session
@@ -88,6 +119,7 @@ class SessionHost:
         self._scheduler: Any = None
         self._busy = 0  # requests in flight that need the cores more than embedding does
         self._lock = threading.Lock()
+        self._inflight = InFlight()
 
     def _completion_engine(self) -> Any:
         with self._lock:
@@ -116,6 +148,11 @@ class SessionHost:
 
     @contextmanager
     def _foreground(self) -> Iterator[None]:
+        with self._inflight.enter(), self._foreground_priority():
+            yield
+
+    @contextmanager
+    def _foreground_priority(self) -> Iterator[None]:
         with self._lock:
             self._busy += 1
             if self._scheduler is not None:
@@ -146,7 +183,8 @@ class SessionHost:
         from ragls.engine.testgen import TestGenerator
 
         # target_at only parses the buffer: no model is loaded to list the action
-        return TestGenerator(self.index, self.session.retriever, None).target_at(path, buffer, line)  # type: ignore[arg-type]
+        with self._inflight.enter():
+            return TestGenerator(self.index, self.session.retriever, None).target_at(path, buffer, line)  # type: ignore[arg-type]
 
     def generate_tests(self, path: str, buffer: str, line: int, cancel: CancelToken) -> Any:
         with self._foreground():
@@ -162,7 +200,8 @@ class SessionHost:
             else name_or_path,
         )
         try:
-            self.session.set_model(new)
+            with self._inflight.enter():
+                self.session.set_model(new)
         except ModelError:
             raise
         except Exception as exc:
@@ -203,6 +242,11 @@ class SessionHost:
             self._scheduler.notify_changed()
 
     def close(self) -> None:
-        if self._scheduler is not None:
-            self._scheduler.stop()
+        """Stop background embedding, wait for calls in flight, then close the session."""
+        if self._scheduler is not None and not self._scheduler.stop(timeout=self.close_timeout_s):
+            logger.error("background embedding did not stop in %.0fs", self.close_timeout_s)
+            return
+        if not self._inflight.close(self.close_timeout_s):
+            logger.error("engine calls still running after %.0fs: leaving it open", self.close_timeout_s)
+            return
         self.session.close()

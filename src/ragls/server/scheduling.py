@@ -12,7 +12,7 @@ import itertools
 import logging
 import threading
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,10 +113,46 @@ class Pools:
         self.reads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ragls-read")
         # buffer overlays, in arrival order, never behind a long re-index
         self.overlay = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ragls-overlay")
+        self._pending: dict[Future[Any], ThreadPoolExecutor] = {}  # submitted, not finished
+        self._track_lock = threading.Lock()
+
+    def submit(self, pool: ThreadPoolExecutor, fn: Any, *args: Any) -> Future[Any] | None:
+        """Queue `fn(*args)` on `pool` (tracked for `drain`); None once the pools are shut down."""
+        try:
+            future = pool.submit(fn, *args)
+        except RuntimeError:  # shut down
+            return None
+        with self._track_lock:
+            self._pending[future] = pool
+        future.add_done_callback(self._forget)
+        return future
+
+    def _forget(self, future: Future[Any]) -> None:
+        with self._track_lock:
+            self._pending.pop(future, None)
 
     async def run(self, pool: ThreadPoolExecutor, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(pool, lambda: fn(*args, **kwargs))
+        future = self.submit(pool, lambda: fn(*args, **kwargs))
+        if future is None:
+            raise RuntimeError("the server is shutting down")
+        return await asyncio.wrap_future(future)
+
+    async def drain(self, timeout_s: float = 30.0, *, skip: tuple[ThreadPoolExecutor, ...] = ()) -> bool:
+        """Wait until every job submitted before this call has finished, except on the pools in
+        `skip` (False on timeout)."""
+        with self._track_lock:
+            pending = [
+                asyncio.wrap_future(f) for f, p in self._pending.items() if p not in skip and not f.done()
+            ]
+        if not pending:
+            return True
+        done, left = await asyncio.wait(pending, timeout=timeout_s)
+        for waiter in (*done, *left):  # the owner of each job sees its outcome; these copies don't
+            waiter.add_done_callback(lambda w: w.cancelled() or w.exception())
+        if left:
+            logger.warning("%d job(s) still running after %.0fs", len(left), timeout_s)
+            return False
+        return True
 
     def shutdown(self) -> None:
         for pool in (self.model, self.jobs, self.index, self.reads, self.overlay):

@@ -1,19 +1,40 @@
 """Server settings: raw camelCase options (as clients send them) -> typed, fully defaulted settings.
 
-Sources, lowest priority first: defaults, the project file (``ragls.toml`` or ``[tool.ragls]``
-in ``pyproject.toml`` at the workspace root), ``initializationOptions``, then
+Sources, lowest priority first: defaults, the user configuration file (``config.toml``, see
+`ragls.server.user_config`), the project file (``ragls.toml`` or ``[tool.ragls]`` in
+``pyproject.toml`` at the workspace root), ``initializationOptions``, then
 ``workspace/didChangeConfiguration`` (section ``ragls``). Parsing never raises: an invalid
 value is reported in the error list and the default (or the lower layer) is kept.
+
+A project file is untrusted input: the settings in `SENSITIVE` (where code and keys go, what
+runs) are taken from it only when the workspace is trusted (`trustedWorkspace` from the client
+or the user file, or the workspace listed in the user file's ``trustedWorkspaces``).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import tomllib
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Mapping
+from dataclasses import Field, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+
+from ragls.redact import redact, redact_obj
+from ragls.server.settings_checks import (
+    BOOL,
+    OPT_STR,
+    OPT_STR_LIST,
+    STR_LIST,
+    Check,
+    choice,
+    integer,
+    number,
+    setting,
+    subset,
+)
+from ragls.server.user_config import UserConfig, load_user_config
 
 logger = logging.getLogger(__name__)
 
@@ -22,51 +43,81 @@ SECTION = "ragls"
 
 @dataclass(frozen=True)
 class ModelSettings:
-    source: str = "local"  # local | remote
-    path: str | None = None  # GGUF file (local), for every task
-    completion_path: str | None = None  # GGUF (or model name) for inline completions
-    generation_path: str | None = None  # GGUF (or model name) for fixes and tests
-    name: str | None = None  # catalog name (local) when no path is given
-    endpoint: str | None = None  # OpenAI-compatible base URL (remote)
-    remote_model: str | None = None
-    api_key_env: str | None = None
-    n_ctx: int = 4096
-    threads: int = 2
-    max_tokens: int = 64
-    temperature: float = 0.1
-    template: str | None = None
+    source: str = setting(
+        "local", choice("local", "remote"), "where completions come from", sensitive=frozenset({"remote"})
+    )
+    path: str | None = setting(
+        None, OPT_STR, "GGUF file of the local model for every task (default: the bundled code models)", sensitive=True
+    )  # a repository's GGUF would be parsed by native code
+    completion_path: str | None = setting(
+        None, OPT_STR, "GGUF file or model name for inline completions (default: the largest code "
+        "model fast enough here)", sensitive=True,
+    )
+    generation_path: str | None = setting(
+        None, OPT_STR, "GGUF file or model name for fixes and tests (default: the largest code model)",
+        sensitive=True,
+    )
+    name: str | None = setting(None, OPT_STR, "a model `ragls models` lists, when no path is given")
+    endpoint: str | None = setting(None, OPT_STR, "OpenAI-compatible base URL (remote)", sensitive=True)
+    remote_model: str | None = setting(None, OPT_STR, "model name to ask the endpoint for")
+    api_key_env: str | None = setting(
+        None, OPT_STR, "environment variable holding the endpoint's API key", sensitive=True
+    )
+    n_ctx: int = setting(4096, integer(128, 1 << 20), "context window of the local model, in tokens")
+    threads: int = setting(2, integer(1, 256), "CPU threads of the local model")
+    max_tokens: int = setting(64, integer(1, 4096), "longest completion, in tokens")
+    temperature: float = setting(0.1, number(0.0, 2.0), "sampling temperature")
+    template: str | None = setting(None, OPT_STR, "FIM prompt format (default: from the GGUF metadata)")
 
 
 @dataclass(frozen=True)
 class ContextSettings:
-    budget_tokens: int = 1024
-    top_k: int = 8
-    sources: tuple[str, ...] = ("graph", "dense", "lexical")
+    budget_tokens: int = setting(1024, integer(0, 1 << 17), "context packed into the prompt, in model tokens")
+    top_k: int = setting(8, integer(0, 200), "most snippets retrieved")
+    sources: tuple[str, ...] = setting(
+        ("graph", "dense", "lexical"), subset("graph", "dense", "lexical", "recent"), "retrieval sources"
+    )
 
 
 @dataclass(frozen=True)
 class EmbeddingSettings:
-    kind: str = "onnx"  # onnx | remote | none
-    endpoint: str | None = None
-    model: str | None = None
-    api_key_env: str | None = None
-    threads: int = 2
+    kind: str = setting(
+        "onnx",
+        choice("onnx", "remote", "none"),
+        "bundled int8 MiniLM, a /v1/embeddings endpoint, or off",
+        sensitive=frozenset({"remote"}),
+    )
+    endpoint: str | None = setting(None, OPT_STR, "OpenAI-compatible base URL (remote)", sensitive=True)
+    model: str | None = setting(None, OPT_STR, "embedding model name to ask the endpoint for")
+    api_key_env: str | None = setting(
+        None, OPT_STR, "environment variable holding the endpoint's API key", sensitive=True
+    )
+    threads: int = setting(2, integer(1, 256), "CPU threads of the ONNX embedder")
 
 
 @dataclass(frozen=True)
 class CompletionSettings:
-    debounce_ms: int = 150
-    cold_prompt_ms: int = 3000  # the prompt is sized to be read in this time by the loaded model
-    enable_completion_fallback: bool = False
-    timeout_ms: int = 30_000
+    debounce_ms: int = setting(150, integer(0, 10_000), "wait after the last keystroke before completing")
+    cold_prompt_ms: int = setting(
+        3000, integer(0, 600_000), "prompts are sized so the loaded model reads them cold in this time"
+    )
+    enable_completion_fallback: bool = setting(
+        False, BOOL, "one textDocument/completion item for clients without inline completion"
+    )
+    timeout_ms: int = setting(30_000, integer(100, 600_000), "a completion request gives up after this long")
 
 
 @dataclass(frozen=True)
 class IndexSettings:
-    ignore: tuple[str, ...] = ()
-    languages: tuple[str, ...] | None = None
-    max_file_bytes: int = 1_000_000
-    in_workspace: bool = False
+    ignore: tuple[str, ...] = setting((), STR_LIST, "extra gitignore-style patterns")
+    languages: tuple[str, ...] | None = setting(None, OPT_STR_LIST, "only these languages (default: all)")
+    max_file_bytes: int = setting(1_000_000, integer(1, 1 << 31), "larger files are not indexed")
+    in_workspace: bool = setting(
+        False, BOOL, "keep the index in the workspace (`.ragls/`) instead of the user cache"
+    )
+    remove_after_days: int = setting(
+        30, integer(0, 36_500), "indexes of deleted workspaces go after this many idle days (0: never)"
+    )
 
 
 @dataclass(frozen=True)
@@ -76,151 +127,111 @@ class Settings:
     embeddings: EmbeddingSettings = field(default_factory=EmbeddingSettings)
     completion: CompletionSettings = field(default_factory=CompletionSettings)
     index: IndexSettings = field(default_factory=IndexSettings)
-    test_command: str | None = None
-    log_level: str = "info"
+    test_command: str | None = setting(None, OPT_STR, "command that runs the project's tests", sensitive=True)
+    log_level: str = setting("info", choice("debug", "info", "warning", "error"), "server log level")
     # The client vouches for the workspace (VS Code workspace trust, a Neovim setting): only then
     # may project files choose endpoints, keys or commands, and only then is project code run.
-    trusted_workspace: bool = False
+    trusted_workspace: bool = setting(
+        False, BOOL, "the client trusts this workspace (never read from a project file)"
+    )
 
 
-# ---- value checkers: return the converted value or raise ValueError with a reason ----------
+# ---- what is derived from the description above -------------------------------------------
 
-Check = Callable[[Any], Any]
-
-
-def _str(v: Any) -> str:
-    if not isinstance(v, str) or not v.strip():
-        raise ValueError("expected a non-empty string")
-    return v
+SECTIONS: dict[str, type] = {f.name: f.default_factory for f in fields(Settings) if not f.metadata}  # type: ignore[misc]
 
 
-def _opt_str(v: Any) -> str | None:
-    return None if v is None else _str(v)
-
-
-def _choice(*options: str) -> Check:
-    def check(v: Any) -> str:
-        if not isinstance(v, str) or v.lower() not in options:
-            raise ValueError(f"expected one of {', '.join(options)}")
-        return v.lower()
-
-    return check
-
-
-def _int(lo: int, hi: int) -> Check:
-    def check(v: Any) -> int:
-        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-            raise ValueError(f"expected an integer in [{lo}, {hi}]")
-        return v
-
-    return check
-
-
-def _float(lo: float, hi: float) -> Check:
-    def check(v: Any) -> float:
-        if isinstance(v, bool) or not isinstance(v, int | float) or not lo <= v <= hi:
-            raise ValueError(f"expected a number in [{lo}, {hi}]")
-        return float(v)
-
-    return check
-
-
-def _bool(v: Any) -> bool:
-    if not isinstance(v, bool):
-        raise ValueError("expected true or false")
-    return v
-
-
-def _str_list(v: Any) -> tuple[str, ...]:
-    if not isinstance(v, list | tuple) or not all(isinstance(x, str) for x in v):
-        raise ValueError("expected a list of strings")
-    return tuple(v)
-
-
-def _opt_str_list(v: Any) -> tuple[str, ...] | None:
-    return None if v is None else _str_list(v)
-
-
-def _sources(v: Any) -> tuple[str, ...]:
-    items = _str_list(v)
-    bad = [s for s in items if s not in {"graph", "dense", "lexical", "recent"}]
-    if bad:
-        raise ValueError(f"unknown context source(s) {bad}")
-    return items
-
-
-# section name -> (dataclass, {camelCase key: (attribute, check)})
-SCHEMA: dict[str, tuple[type, dict[str, tuple[str, Check]]]] = {
-    "model": (
-        ModelSettings,
-        {
-            "source": ("source", _choice("local", "remote")),
-            "path": ("path", _opt_str),
-            "completionPath": ("completion_path", _opt_str),
-            "generationPath": ("generation_path", _opt_str),
-            "name": ("name", _opt_str),
-            "endpoint": ("endpoint", _opt_str),
-            "remoteModel": ("remote_model", _opt_str),
-            "apiKeyEnv": ("api_key_env", _opt_str),
-            "nCtx": ("n_ctx", _int(128, 1 << 20)),
-            "threads": ("threads", _int(1, 256)),
-            "maxTokens": ("max_tokens", _int(1, 4096)),
-            "temperature": ("temperature", _float(0.0, 2.0)),
-            "template": ("template", _opt_str),
-        },
-    ),
-    "context": (
-        ContextSettings,
-        {
-            "budgetTokens": ("budget_tokens", _int(0, 1 << 17)),
-            "topK": ("top_k", _int(0, 200)),
-            "sources": ("sources", _sources),
-        },
-    ),
-    "embeddings": (
-        EmbeddingSettings,
-        {
-            "kind": ("kind", _choice("onnx", "remote", "none")),
-            "endpoint": ("endpoint", _opt_str),
-            "model": ("model", _opt_str),
-            "apiKeyEnv": ("api_key_env", _opt_str),
-            "threads": ("threads", _int(1, 256)),
-        },
-    ),
-    "completion": (
-        CompletionSettings,
-        {
-            "debounceMs": ("debounce_ms", _int(0, 10_000)),
-            "coldPromptMs": ("cold_prompt_ms", _int(0, 600_000)),
-            "enableCompletionFallback": ("enable_completion_fallback", _bool),
-            "timeoutMs": ("timeout_ms", _int(100, 600_000)),
-        },
-    ),
-    "index": (
-        IndexSettings,
-        {
-            "ignore": ("ignore", _str_list),
-            "languages": ("languages", _opt_str_list),
-            "maxFileBytes": ("max_file_bytes", _int(1, 1 << 31)),
-            "inWorkspace": ("in_workspace", _bool),
-        },
-    ),
-}
-TOP_LEVEL: dict[str, tuple[str, Check]] = {
-    "testCommand": ("test_command", _opt_str),
-    "logLevel": ("log_level", _choice("debug", "info", "warning", "error")),
-    "trustedWorkspace": ("trusted_workspace", _bool),
-}
-
-
-def _snake_to_camel(name: str) -> str:
+def _camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(p.title() for p in rest)
+
+
+def _spec(cls: type) -> dict[str, tuple[str, Check]]:
+    return {_camel(f.name): (f.name, f.metadata["check"]) for f in fields(cls) if f.metadata}
+
+
+# section name -> (dataclass, {camelCase key: (attribute, check)}); top-level keys alike
+SCHEMA: dict[str, tuple[type, dict[str, tuple[str, Check]]]] = {
+    name: (cls, _spec(cls)) for name, cls in SECTIONS.items()
+}
+TOP_LEVEL: dict[str, tuple[str, Check]] = _spec(Settings)
+
+
+def described_fields() -> list[tuple[str, Field[Any]]]:
+    """Every setting as (dotted camelCase name, its dataclass field), in declaration order."""
+    out = [(f"{name}.{_camel(f.name)}", f) for name, cls in SECTIONS.items() for f in fields(cls)]
+    return out + [(_camel(f.name), f) for f in fields(Settings) if f.metadata]
+
+
+# Settings that choose where code and keys go or what runs (`sensitive=` above): a project file
+# may set them only in a trusted workspace. Dotted name -> sensitive values (None: any value).
+SENSITIVE: dict[str, frozenset[str] | None] = {
+    name: (None if f.metadata["sensitive"] is True else f.metadata["sensitive"])
+    for name, f in described_fields()
+    if f.metadata["sensitive"]
+}
+# Never read from a project file: only the client or the user may vouch for a workspace.
+CLIENT_ONLY: frozenset[str] = frozenset({"trustedWorkspace"})
+
+
+def settings_table() -> str:
+    """The settings as a Markdown table (the README's copy is checked against it)."""
+    rows = ["| setting | default | accepts | what it does |", "| --- | --- | --- | --- |"]
+    for name, f in described_fields():
+        default = json.dumps(list(f.default) if isinstance(f.default, tuple) else f.default)
+        doc = f.metadata["doc"] + (
+            " (trusted workspaces only from a project file)" if name in SENSITIVE else ""
+        )
+        rows.append(f"| `{name}` | `{default}` | {f.metadata['check'].text} | {doc} |")
+    return "\n".join(rows) + "\n"
+
+
+_snake_to_camel = _camel
 
 
 def _normalise_keys(raw: Mapping[str, Any]) -> dict[str, Any]:
     """Accept snake_case keys (project files) as well as camelCase (clients)."""
     return {(_snake_to_camel(k) if isinstance(k, str) else k): v for k, v in raw.items()}
+
+
+def _unwrap(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"ragls": {...}}`` (as some clients nest it) -> ``{...}``, keys in camelCase."""
+    if isinstance(raw.get(SECTION), Mapping) and not any(k in raw for k in (*SCHEMA, *TOP_LEVEL)):
+        raw = raw[SECTION]
+    return _normalise_keys(raw)
+
+
+def _held_back(name: str, value: Any, trusted: bool) -> bool:
+    if name in CLIENT_ONLY:
+        return True
+    if trusted or name not in SENSITIVE:
+        return False
+    values = SENSITIVE[name]
+    return values is None or (isinstance(value, str) and value.lower() in values)
+
+
+def without_sensitive(raw: Any, *, trusted: bool = False) -> tuple[Any, list[str]]:
+    """A project file's raw settings less those it may not set, and their dotted names:
+    `CLIENT_ONLY` always, `SENSITIVE` unless the workspace is trusted."""
+    if not isinstance(raw, Mapping):
+        return raw, []
+    kept: dict[str, Any] = {}
+    dropped: list[str] = []
+    for key, value in _unwrap(raw).items():
+        if key in SCHEMA and isinstance(value, Mapping):
+            section: dict[str, Any] = {}
+            for sub_key, sub_value in _normalise_keys(value).items():
+                name = f"{key}.{sub_key}"
+                if _held_back(name, sub_value, trusted):
+                    dropped.append(name)
+                else:
+                    section[sub_key] = sub_value
+            kept[key] = section
+        elif _held_back(key, value, trusted):
+            dropped.append(key)
+        else:
+            kept[key] = value
+    return kept, dropped
 
 
 def parse_settings(
@@ -233,9 +244,7 @@ def parse_settings(
         return settings, errors
     if not isinstance(raw, Mapping):
         return settings, [f"{origin}: expected an object, got {type(raw).__name__}"]
-    if isinstance(raw.get(SECTION), Mapping) and not any(k in raw for k in (*SCHEMA, *TOP_LEVEL)):
-        raw = raw[SECTION]  # {"ragls": {...}} as some clients nest it
-    raw = _normalise_keys(raw)
+    raw = _unwrap(raw)
     changes: dict[str, Any] = {}
     for key, value in raw.items():
         if key in SCHEMA:
@@ -269,8 +278,9 @@ def parse_settings(
     return replace(settings, **changes), errors
 
 
-def load_project_settings(root: Path) -> tuple[dict[str, Any], list[str]]:
-    """Raw settings from ``ragls.toml`` (whole file) or ``pyproject.toml`` ``[tool.ragls]``."""
+def load_project_settings(root: Path) -> tuple[dict[str, Any], list[str], str]:
+    """Raw settings from ``ragls.toml`` (whole file) or ``pyproject.toml`` ``[tool.ragls]``,
+    the problems found, and the name of the file they came from."""
     for name, pick in (
         ("ragls.toml", lambda d: d),
         ("pyproject.toml", lambda d: d.get("tool", {}).get(SECTION)),
@@ -281,35 +291,86 @@ def load_project_settings(root: Path) -> tuple[dict[str, Any], list[str]]:
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8", errors="replace"))
         except (OSError, tomllib.TOMLDecodeError) as exc:
-            return {}, [f"{name}: cannot read: {exc}"]
+            return {}, [f"{name}: cannot read: {exc}"], name
         section = pick(data)
         if section is None:
             continue
         if not isinstance(section, dict):
-            return {}, [f"{name}: the ragls section must be a table"]
+            return {}, [f"{name}: the ragls section must be a table"], name
         logger.info("project settings from %s", path)
-        return section, []
-    return {}, []
+        return section, [], name
+    return {}, [], "ragls.toml"
+
+
+@dataclass(frozen=True)
+class ResolvedSettings:
+    """What `resolve_settings` found: the settings, problems, and what trust held back."""
+
+    settings: Settings
+    errors: list[str]
+    ignored: list[str]  # sensitive project settings ignored because the workspace is not trusted
+    warning: str | None  # one message naming them and how to trust the workspace
 
 
 def resolve_settings(
-    root: Path | None, init_options: Any, client_config: Any = None
-) -> tuple[Settings, list[str]]:
-    """Defaults <- project file <- initializationOptions <- client configuration."""
-    errors: list[str] = []
-    settings = Settings()
+    root: Path | None,
+    init_options: Any,
+    client_config: Any = None,
+    *,
+    trusted: bool | None = None,
+    user_config: UserConfig | None = None,
+) -> ResolvedSettings:
+    """Defaults <- user file <- project file <- initializationOptions <- client configuration.
+
+    `trusted`: True trusts the workspace whatever the layers say (the CLI: the user pointed it
+    there); None asks the client and user layers (and the user's ``trustedWorkspaces``).
+    """
+    user = user_config if user_config is not None else load_user_config()
+    errors = list(user.errors)
+    # who vouches for the workspace: the user file, the client (never the project file)
+    vouched = Settings()
+    for layer in (user.settings, init_options, client_config):
+        vouched = parse_settings(layer, vouched)[0]
+    is_trusted = bool(trusted) or vouched.trusted_workspace or user.trusts(root)
+    settings, errs = parse_settings(user.settings, Settings(), str(user.path.name))
+    errors += errs
+    ignored: list[str] = []
+    warning = None
     if root is not None:
-        project, errs = load_project_settings(root)
+        project, errs, name = load_project_settings(root)
         errors += errs
-        settings, errs = parse_settings(project, settings, "ragls.toml")
+        # trust comes from the client or the user, never from the project file itself
+        project, dropped = without_sensitive(project, trusted=is_trusted)
+        ignored = [n for n in dropped if n not in CLIENT_ONLY]
+        errors += [
+            f"{name}.{n}: only the editor or the user file can trust a workspace"
+            for n in dropped
+            if n in CLIENT_ONLY
+        ]
+        settings, errs = parse_settings(project, settings, name)
         errors += errs
+        if ignored:
+            warning = untrusted_warning(name, ignored, user.path)
     settings, errs = parse_settings(init_options, settings, "initializationOptions")
     errors += errs
     settings, errs = parse_settings(client_config, settings, "configuration")
     errors += errs
+    settings = replace(settings, trusted_workspace=is_trusted)
     for err in errors:
-        logger.warning("invalid setting: %s", err)
-    return settings, errors
+        logger.warning("invalid setting: %s", redact(err))
+    if warning:
+        logger.warning("%s", warning)
+    return ResolvedSettings(settings, errors, ignored, warning)
+
+
+def untrusted_warning(file_name: str, ignored: list[str], user_file: Path) -> str:
+    names = ", ".join(ignored)
+    return (
+        f"{file_name} sets {names}, ignored because this workspace is not trusted. To use "
+        f"{'it' if len(ignored) == 1 else 'them'}, trust the workspace in your editor (VS Code: "
+        "Manage Workspace Trust; other clients: initializationOptions trustedWorkspace = true) "
+        f"or list it in trustedWorkspaces in {user_file}."
+    )
 
 
 def settings_to_json(settings: Settings) -> dict[str, Any]:
@@ -322,4 +383,4 @@ def settings_to_json(settings: Settings) -> dict[str, Any]:
             return list(obj)
         return obj
 
-    return conv(settings)
+    return redact_obj(conv(settings))  # an endpoint's user:password never shows

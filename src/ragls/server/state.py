@@ -8,22 +8,27 @@ The engine host (`EngineHost`) is the server's single door to indexing, retrieva
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import unquote, urlparse
 
 from lsprotocol import types
-from pygls.uris import from_fs_path
+from pygls.uris import from_fs_path, to_fs_path
 
 from ragls.cancel import CancelToken
 from ragls.lru import LRUCache
+from ragls.redact import redact, redact_obj
 from ragls.server.scheduling import LatestWins, Pools, Stats
 from ragls.server.settings import Settings
 
 logger = logging.getLogger(__name__)
+
+REPORTED_MAX = 512  # error kinds remembered for show_message_once
+CONTEXTS_MAX = 64  # documents whose last completion context ragls.showContext keeps
 
 
 class EngineHost(Protocol):
@@ -50,14 +55,6 @@ class EngineHost(Protocol):
 
 
 EngineFactory = Callable[[Path, Settings], EngineHost]
-
-
-def uri_to_path(uri: str) -> Path | None:
-    """Absolute filesystem path of a file:// URI (None for other schemes)."""
-    parsed = urlparse(uri)
-    if parsed.scheme != "file":
-        return None
-    return Path(unquote(parsed.path))
 
 
 class ServerState:
@@ -87,8 +84,10 @@ class ServerState:
         self.client_progress = False
         self.client_document_changes = True
         self.settings_errors: list[str] = []
+        self.trust_warning: str | None = None  # project settings ignored in an untrusted workspace
         self.startup_task: asyncio.Future[None] | None = None
         self.index_task: asyncio.Future[Any] | None = None
+        self.index_task_host: EngineHost | None = None  # the engine that pass indexes
         self.last_update: dict[str, Any] = {}
         self.watcher: Any = None
         # latest unsaved text per document waiting for the overlay worker (None: clear it);
@@ -96,7 +95,7 @@ class ServerState:
         self.overlay_pending: dict[str, str | None] = {}
         self.overlay_lock = threading.Lock()
         self._tasks: set[asyncio.Future[Any]] = set()
-        self._reported: set[str] = set()
+        self._reported: OrderedDict[bytes, None] = OrderedDict()
         self._lock = threading.Lock()
 
     # ---- engine host lifecycle ----------------------------------------------------------------
@@ -128,12 +127,12 @@ class ServerState:
 
     def rel_path(self, uri: str) -> str | None:
         """Workspace-relative POSIX path of `uri`, or None when it is outside the root."""
-        path = uri_to_path(uri)
-        if path is None or self.root is None:
+        fs_path = to_fs_path(uri)
+        if fs_path is None or self.root is None:
             return None
-        try:
-            return path.resolve().relative_to(self.root).as_posix()
-        except ValueError:
+        try:  # symlinks followed: a link out of the workspace is outside
+            return Path(fs_path).resolve().relative_to(self.root).as_posix()
+        except (ValueError, OSError, RuntimeError):  # outside, NUL bytes, link loops
             return None
 
     def uri_for(self, rel: str) -> str:
@@ -146,18 +145,25 @@ class ServerState:
             return False
         try:
             path.resolve().relative_to(self.root)
-        except ValueError:
+        except (ValueError, OSError, RuntimeError):
             return False
         return True
 
     # ---- error reporting -------------------------------------------------------------------
 
     def should_report(self, kind: str) -> bool:
-        """True the first time an error of this kind happens (one message per kind)."""
+        """True the first time an error of this kind happens (one message per kind).
+
+        Kinds often carry message text, so only a digest of the latest `REPORTED_MAX` is kept:
+        memory stays bounded however many distinct errors a long session sees."""
+        key = hashlib.blake2b(kind.encode("utf-8", "surrogatepass"), digest_size=16).digest()
         with self._lock:
-            if kind in self._reported:
+            if key in self._reported:
+                self._reported.move_to_end(key)
                 return False
-            self._reported.add(kind)
+            self._reported[key] = None
+            if len(self._reported) > REPORTED_MAX:
+                self._reported.popitem(last=False)
             return True
 
     def remember_context(
@@ -171,13 +177,14 @@ class ServerState:
         """Keep what the last completion of `uri` used, for ragls.showContext (bounded)."""
         record = {
             "uri": uri,
-            "snippets": [s.to_json() if hasattr(s, "to_json") else dict(s) for s in snippets],
+            "snippets": redact_obj([s.to_json() if hasattr(s, "to_json") else dict(s) for s in snippets]),
             "timings": {k: round(float(v), 3) for k, v in (timings or {}).items()},
             "ungrounded": list(ungrounded),
         }
+        self.contexts.pop(uri, None)  # re-inserted last: the oldest document goes first
         self.contexts[uri] = record
         self.last_context = record
-        if len(self.contexts) > 64:
+        while len(self.contexts) > CONTEXTS_MAX:
             self.contexts.pop(next(iter(self.contexts)))
 
 
@@ -186,7 +193,8 @@ def show_message_once(
 ) -> None:
     """window/showMessage for the first error of each kind; every occurrence is logged."""
     state: ServerState = ls.state
-    logger.warning("%s: %s", kind, message)
+    message = redact(message)
+    logger.warning("%s", message)
     if state.should_report(kind):
         try:
             ls.window_show_message(types.ShowMessageParams(type=level, message=f"ragls: {message}"))

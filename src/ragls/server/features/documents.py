@@ -60,7 +60,7 @@ def _mirror(ls: Any, uri: str, clear: bool = False) -> None:
         queued = rel in state.overlay_pending
         state.overlay_pending[rel] = text
     if not queued:
-        state.pools.overlay.submit(_overlay, state, host, rel)
+        state.pools.submit(state.pools.overlay, _overlay, state, host, rel)
 
 
 def register(server: Any) -> None:
@@ -71,7 +71,7 @@ def register(server: Any) -> None:
         rel = state.rel_path(params.text_document.uri)
         hook = getattr(state.host, "index_changed", None)
         if rel is not None and hook is not None:  # embed open files (and neighbours) first
-            state.pools.overlay.submit(hook, [rel])
+            state.pools.submit(state.pools.overlay, hook, [rel])
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: Any, params: types.DidChangeTextDocumentParams) -> None:

@@ -61,11 +61,25 @@ class _Progress:
             self.ls.work_done_progress.end(self.token, types.WorkDoneProgressEnd(message=message))
 
 
+def say_if_volatile(ls: Any, host: Any) -> None:
+    """Once per session: the index cache cannot be written, so the index lives in memory only."""
+    if getattr(host.index, "persisted", True) is False:
+        show_message_once(
+            ls,
+            "volatile-index",
+            "the index folder cannot be written (read-only or full): the index is kept in memory "
+            "only and is rebuilt next time",
+        )
+
+
 async def run_indexing(ls: Any, *, first: bool = False) -> dict[str, Any]:
     """One full incremental pass over the workspace; returns the UpdateStats as a dict."""
     state: ServerState = ls.state
-    if state.index_task is not None and not state.index_task.done():
-        return await asyncio.shield(state.index_task)
+    while state.index_task is not None and not state.index_task.done():
+        if state.index_task_host is state.host:
+            return await asyncio.shield(state.index_task)
+        await asyncio.wait({state.index_task})  # a pass for a replaced engine: let it end first
+    state.index_task_host = state.host
     state.index_task = asyncio.ensure_future(_index_pass(ls, first))
     return await asyncio.shield(state.index_task)
 
@@ -84,14 +98,27 @@ async def _index_pass(ls: Any, first: bool) -> dict[str, Any]:
         state.index_progress = (done, total)
         loop.call_soon_threadsafe(progress.report, done, total, path)
 
+    def update() -> Any:
+        if state.host is not host:  # restarted while this pass waited: the new host indexes
+            return None
+        return host.index.update(progress=on_progress)
+
     try:
-        stats = await state.pools.run(state.pools.index, host.index.update, progress=on_progress)
+        stats = await state.pools.run(state.pools.index, update)
     except Exception as exc:
+        if state.host is not host:
+            logger.info("indexing for a replaced engine stopped: %s", exc)
+            progress.end("restarted")
+            return {"error": "the engine restarted"}
         logger.exception("indexing failed")
         state.index_state = "failed"
         progress.end(f"indexing failed: {exc}")
         show_message_once(ls, "indexing", f"indexing failed: {exc}", types.MessageType.Error)
         return {"error": str(exc)}
+    if stats is None:
+        progress.end("restarted")
+        return {"error": "the engine restarted"}
+    say_if_volatile(ls, host)
     result = (
         dataclasses.asdict(stats)
         if dataclasses.is_dataclass(stats) and not isinstance(stats, type)
@@ -117,12 +144,20 @@ async def update_paths(ls: Any, paths: Iterable[str]) -> None:
     wanted = sorted(set(paths))
     if host is None or not wanted:
         return
+
+    def update() -> None:
+        if state.host is host:  # not for an engine replaced in the meantime
+            host.index.update(paths=wanted)
+
     try:
-        await state.pools.run(state.pools.index, host.index.update, paths=wanted)
+        await state.pools.run(state.pools.index, update)
+        say_if_volatile(ls, host)
         state.cache.clear()
         if (hook := getattr(host, "index_changed", None)) is not None:
             hook(wanted)
         logger.debug("re-indexed %d path(s)", len(wanted))
     except Exception as exc:
+        if state.host is not host:
+            return
         logger.exception("re-indexing %s failed", wanted[:5])
         show_message_once(ls, "indexing", f"re-indexing failed: {exc}")

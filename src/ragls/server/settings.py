@@ -47,7 +47,8 @@ class ModelSettings:
         "local", choice("local", "remote"), "where completions come from", sensitive=frozenset({"remote"})
     )
     path: str | None = setting(
-        None, OPT_STR, "GGUF file of the local model for every task (default: the bundled code models)", sensitive=True
+        None, OPT_STR, "GGUF file of the local model for every task (default: the bundled code models)",
+        sensitive=True,
     )  # a repository's GGUF would be parsed by native code
     completion_path: str | None = setting(
         None, OPT_STR, "GGUF file or model name for inline completions (default: the largest code "

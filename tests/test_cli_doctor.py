@@ -42,7 +42,9 @@ def test_doctor_reports_model_index_and_log(
     assert built["index"]["exists"] is True and built["index"]["files"] >= 1 and built["index"]["bytes"] > 0
 
 
-def test_doctor_reports_bad_settings_and_bad_json(write_workspace, capsys: pytest.CaptureFixture[str]) -> None:
+def test_doctor_reports_bad_settings_and_bad_json(
+    write_workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
     ws = write_workspace({"a.py": "x = 1\n"})
     report = _doctor(capsys, ws, {"completion": {"debounceMs": "soon"}, "model": {"source": "remote"}})
     assert report["settings_errors"] and "debounceMs" in report["settings_errors"][0]

@@ -21,12 +21,16 @@ PENDING = {"model.completionPath", "model.generationPath"}
 def _package_settings() -> dict[str, dict]:
     manifest = json.loads((CLIENTS / "vscode" / "package.json").read_text())
     props = manifest["contributes"]["configuration"]["properties"]
-    return {k.removeprefix("ragls."): v for k, v in props.items() if k.removeprefix("ragls.") not in CLIENT_ONLY}
+    named = {k.removeprefix("ragls."): v for k, v in props.items()}
+    return {k: v for k, v in named.items() if k not in CLIENT_ONLY}
 
 
 def _server_settings() -> dict[str, tuple]:
-    keys = {f"{section}.{key}": (section, attr, check)
-            for section, (_, spec) in SCHEMA.items() for key, (attr, check) in spec.items()}
+    keys = {
+        f"{section}.{key}": (section, attr, check)
+        for section, (_, spec) in SCHEMA.items()
+        for key, (attr, check) in spec.items()
+    }
     keys.update({key: (None, attr, check) for key, (attr, check) in TOP_LEVEL.items()})
     keys.pop("trustedWorkspace")  # sent by the clients from the editor's trust, never a setting
     return keys

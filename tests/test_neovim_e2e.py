@@ -200,7 +200,9 @@ def _run(tmp_path: Path, model: Path, ghost: str) -> tuple[dict, str, str]:
 
 
 @pytest.mark.parametrize("ghost", ["builtin", "extmark"])
-def test_neovim_ghost_text_accept_word_then_line(tmp_path: Path, tiny_server_model: Path, ghost: str) -> None:
+def test_neovim_ghost_text_accept_word_then_line(
+    tmp_path: Path, tiny_server_model: Path, ghost: str
+) -> None:
     data, server_log, lsp_log = _run(tmp_path, tiny_server_model, ghost)
     assert data["client"] == "ragls" and data["server_inline"] is True
     word, rest = data["steps"]
@@ -208,7 +210,8 @@ def test_neovim_ghost_text_accept_word_then_line(tmp_path: Path, tiny_server_mod
     assert word["mode"].startswith("i") and word["after_mode"].startswith("i")
     assert word["kind"] == "word" and word["text"].strip()
     assert word["ghost"].startswith(word["text"]), word
-    assert re.fullmatch(r"\r?\n[ \t]*|[ \t]*[A-Za-z0-9_]+|[ \t]*[^A-Za-z0-9_\s]+|[ \t]+|.", word["text"], re.S), word
+    one_word = r"\r?\n[ \t]*|[ \t]*[A-Za-z0-9_]+|[ \t]*[^A-Za-z0-9_\s]+|[ \t]+|."
+    assert re.fullmatch(one_word, word["text"], re.S), word
     assert word["before"] == "    return " or word["before"].startswith("    return ")
     assert word["after"] == word["before"] + word["text"] or word["text"].startswith("\n")
     assert rest["kind"] == "line" and rest["text"]

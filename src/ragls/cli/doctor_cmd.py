@@ -28,7 +28,8 @@ def register(subparsers: Any) -> None:
 
 def _llama_cpp() -> dict[str, Any]:
     if importlib.util.find_spec("llama_cpp") is None:
-        return {"ok": False, "version": None, "error": "llama-cpp-python is not installed (pip install 'ragls[local]')"}
+        error = "llama-cpp-python is not installed (pip install 'ragls[local]')"
+        return {"ok": False, "version": None, "error": error}
     try:
         version = importlib.metadata.version("llama-cpp-python")
     except importlib.metadata.PackageNotFoundError:
@@ -100,7 +101,8 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     llama, model, index = report["llama_cpp"], report["model"], report["index"]
     print(f"ragls {report['version']} ({report['python']})", file=out)
     print(f"llama-cpp-python: {llama['version'] if llama['ok'] else llama['error']}", file=out)
-    print(f"model: {model['path'] or model.get('endpoint')} {'ok' if model['ok'] else model['error']}", file=out)
+    where = model["path"] or model.get("endpoint")
+    print(f"model: {where} {'ok' if model['ok'] else model['error']}", file=out)
     state = f"{index['files']} files, {_size(index['bytes'])}" if index["exists"] else "not built yet"
     print(f"index: {index['path']} ({state})", file=out)
     print(f"log file: {report['log_file']}", file=out)

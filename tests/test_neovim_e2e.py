@@ -225,7 +225,7 @@ def test_neovim_ghost_text_accept_word_then_line(
     assert data["context_float"] is True
     context = "\n".join(data["context"])
     assert re.search(r"^\d+\. util\.py:1-2   score \d\.\d{4}   graph", context, re.M), context
-    assert "   why: the dependency graph" in context and "   │ def clamp(x, lo=0, hi=100):" in context
+    assert "   why: imported or called by this buffer" in context and "   │ def clamp(x, lo=0, hi=100):" in context
 
     # :checkhealth ragls reports OK for each part, no errors
     health = "\n".join(data["health"])

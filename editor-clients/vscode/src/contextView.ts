@@ -27,10 +27,10 @@ const FENCES: Record<string, string> = {
 
 /** What each source tag means, for the reader who asks "why this snippet?". */
 const WHY: Record<string, string> = {
-  graph: "the dependency graph (an import or a call of the buffer leads here)",
-  dense: "embedding similarity to the code around the cursor",
-  lexical: "shared identifiers (full-text BM25)",
-  recent: "recently edited or opened code",
+  graph: "imported or called by this buffer (dependency graph)",
+  dense: "similar to the code at the cursor (embeddings)",
+  lexical: "shares identifiers with it (BM25)",
+  recent: "recently edited or opened",
 };
 
 function fence(path: string): string {

@@ -20,7 +20,7 @@ test("context: each snippet with path:lines, score, sources and why", () => {
   assert.match(md, /^# ragls: context of the last completion/);
   assert.match(md, /Buffer: file:\/\/\/ws\/calc\.py/);
   assert.match(md, /## 2 snippets/);
-  assert.match(md, /### 1\. util\.py:1-2\nscore 0\.0328 · sources graph:import, lexical\nwhy: the dependency graph .*; shared identifiers/);
+  assert.match(md, /### 1\. util\.py:1-2\nscore 0\.0328 · sources graph:import, lexical\nwhy: imported or called by this buffer \(dependency graph\); shares identifiers with it \(BM25\)/);
   assert.match(md, /```python\ndef clamp\(x, lo=0, hi=100\):\n    return max\(lo, min\(hi, x\)\)\n```/);
   assert.match(md, /### 2\. docs\/notes\.md:3-3/);
   assert.match(md, /````\nuse ``` fences\n````/, "a snippet's own backticks cannot close the fence");
@@ -37,7 +37,7 @@ test("context: an empty result says what to do", () => {
 });
 
 test("why names each kind of source once", () => {
-  assert.equal(why(["graph:import", "graph:call"]), "the dependency graph (an import or a call of the buffer leads here)");
+  assert.equal(why(["graph:import", "graph:call"]), "imported or called by this buffer (dependency graph)");
   assert.equal(why(["mystery"]), "mystery");
 });
 

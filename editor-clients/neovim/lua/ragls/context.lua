@@ -4,10 +4,10 @@ local M = {}
 local api = vim.api
 
 local WHY = {
-  graph = "the dependency graph (an import or a call of the buffer leads here)",
-  dense = "embedding similarity to the code around the cursor",
-  lexical = "shared identifiers (full-text BM25)",
-  recent = "recently edited or opened code",
+  graph = "imported or called by this buffer (dependency graph)",
+  dense = "similar to the code at the cursor (embeddings)",
+  lexical = "shares identifiers with it (BM25)",
+  recent = "recently edited or opened",
 }
 
 --- Plain-language reasons for a snippet's source tags ("graph:import", "lexical", ...).

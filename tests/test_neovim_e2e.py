@@ -137,6 +137,11 @@ timer:start(200, 100, vim.schedule_wrap(function()
         vim.cmd("close")
         vim.cmd("checkhealth ragls")
         result.health = api.nvim_buf_get_lines(0, 0, -1, false)
+        require("ragls").exec("ragls.indexStatus", {}, function(status) result.status = status end)
+        go("status")
+      end
+    elseif step == "status" then
+      if result.status then
         timer:stop()
         finish()
       end
@@ -232,6 +237,9 @@ def test_neovim_ghost_text_accept_word_then_line(
     assert "ERROR" not in health and "WARNING" not in health, health
     for part in ("executable:", "ragls 0.", "llama-cpp-python", "model file:", "index:", "server attached"):
         assert re.search(rf"OK {re.escape(part)}", health), (part, health)
+
+    # what the clients' status shows: the model has been loaded by the completions
+    assert data["status"]["model_state"] == "ready" and data["status"]["model"] == "tiny-qwen.gguf"
 
     # stderr carries warnings only, so Neovim's LSP log has no routine lines filed as errors
     assert not [ln for ln in lsp_log.splitlines() if "[ERROR]" in ln and " INFO " in ln], lsp_log[-2000:]

@@ -58,6 +58,6 @@ VSCODE := editor-clients/vscode
 $(VSCODE)/node_modules/.package-lock.json: $(VSCODE)/package-lock.json
 	cd $(VSCODE) && npm ci --no-audit --no-fund --loglevel=error
 vscode-test: $(VSCODE)/node_modules/.package-lock.json
-	cd $(VSCODE) && npm test --silent
+	cd $(VSCODE) && RAGLS_SERVER=$(wildcard $(abspath $(VENV))/bin/ragls) npm test --silent
 vsix: $(VSCODE)/node_modules/.package-lock.json
 	cd $(VSCODE) && npm run --silent package && ls -l ragls.vsix

@@ -100,13 +100,14 @@ timer:start(200, 100, vim.schedule_wrap(function()
         api.nvim_input("Go<CR>def total(xs):<CR>return ")
         go("ghost_for_word")
       end
-    elseif step == "ghost_for_word" or step == "ghost_for_line" then
+    elseif step == "ghost_for_word" or step == "ghost_for_line" or step == "ghost_for_dismiss" then
       local shown = ghost()
       if shown and shown ~= "" then
         pending = { ghost = shown, before = line(), mode = api.nvim_get_mode().mode }
         keymaps.last_accept = nil
-        api.nvim_input(step == "ghost_for_word" and "<M-Right>" or "<M-C-Right>")
-        go(step == "ghost_for_word" and "word" or "line")
+        local key = { ghost_for_word = "<M-Right>", ghost_for_line = "<M-C-Right>", ghost_for_dismiss = "<C-]>" }
+        api.nvim_input(key[step])
+        go(({ ghost_for_word = "word", ghost_for_line = "line", ghost_for_dismiss = "dismissed" })[step])
       elseif vim.uv.now() - since > 8000 * (retypes + 1) then
         retypes = retypes + 1  -- a user who sees no suggestion types on; each key asks again
         api.nvim_input("x")
@@ -117,12 +118,14 @@ timer:start(200, 100, vim.schedule_wrap(function()
         pending.kind, pending.text, pending.after = accepted.kind, accepted.text, line()
         pending.after_mode = api.nvim_get_mode().mode
         result.steps[#result.steps + 1] = pending
-        if step == "word" then
-          go("ghost_for_line")
-        else
-          api.nvim_input("<Esc>")
-          go("context")
-        end
+        go(step == "word" and "ghost_for_line" or "ghost_for_dismiss")
+      end
+    elseif step == "dismissed" then
+      if not ghost() then
+        pending.after, pending.after_mode = line(), api.nvim_get_mode().mode
+        result.dismissed = pending
+        api.nvim_input("<Esc>")
+        go("context")
       end
     elseif step == "context" then
       if api.nvim_get_mode().mode ~= "n" then return end
@@ -225,6 +228,10 @@ def test_neovim_ghost_text_accept_word_then_line(
     if not rest["text"].startswith("\n"):
         assert rest["after"] == rest["before"] + rest["text"]
     assert "completion calc.py:8:" in server_log  # computed at the typed cursor (line 8)
+    # <C-]> hides the next suggestion and leaves the buffer as it was, still in insert mode
+    dismissed = data["dismissed"]
+    assert dismissed["ghost"] and dismissed["after"] == dismissed["before"]
+    assert dismissed["after_mode"].startswith("i")
 
     # :Ragls context: a floating window listing the snippets and why each was chosen
     assert data["context_float"] is True

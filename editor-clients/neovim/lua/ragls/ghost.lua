@@ -7,7 +7,11 @@ local api = vim.api
 local text = require("ragls.text")
 
 M.ns = api.nvim_create_namespace("ragls.ghost")
-api.nvim_set_hl(0, "RaglsGhost", { link = "Comment", default = true })
+local function highlight()
+  api.nvim_set_hl(0, "RaglsGhost", { link = "Comment", default = true })
+end
+highlight()
+api.nvim_create_autocmd("ColorScheme", { group = api.nvim_create_augroup("ragls.ghost.hl", {}), callback = highlight })
 
 ---@type table<integer, table>
 local state = {}

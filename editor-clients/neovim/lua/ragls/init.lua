@@ -192,7 +192,43 @@ function M.model(path)
   end))
 end
 
+--- :Ragls restart: stop the server and start it again for the buffers it served (settings and
+--- trust are read again).
+function M.restart()
+  local clients = vim.lsp.get_clients({ name = "ragls" })
+  local buffers = {}
+  for _, client in ipairs(clients) do
+    for buf in pairs(client.attached_buffers or {}) do
+      buffers[#buffers + 1] = buf
+    end
+    if vim.fn.has("nvim-0.11") == 1 then
+      client:stop()
+    else
+      client.stop()
+    end
+  end
+  local timer = vim.uv.new_timer()
+  local waited = 0
+  timer:start(100, 100, vim.schedule_wrap(function()
+    waited = waited + 100
+    if #vim.lsp.get_clients({ name = "ragls" }) > 0 and waited < 5000 then
+      return
+    end
+    timer:stop()
+    timer:close()
+    for _, buf in ipairs(buffers) do
+      if vim.api.nvim_buf_is_valid(buf) then
+        vim.api.nvim_exec_autocmds("FileType", { buffer = buf }) -- starts the server again
+      end
+    end
+    notify("restarted")
+  end))
+end
+
 M.subcommands = {
+  restart = function()
+    M.restart()
+  end,
   status = function()
     M.status()
   end,
@@ -212,7 +248,7 @@ function M.command(fargs)
   local name = fargs[1] or "status"
   local fn = M.subcommands[name]
   if not fn then
-    notify(("unknown subcommand %q (status, reindex, context, model)"):format(name), vim.log.levels.ERROR)
+    notify(("unknown subcommand %q (status, reindex, context, model, restart)"):format(name), vim.log.levels.ERROR)
     return
   end
   fn(vim.list_slice(fargs, 2))

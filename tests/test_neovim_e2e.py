@@ -249,7 +249,7 @@ def test_neovim_ghost_text_accept_word_then_line(
         assert re.search(rf"OK {re.escape(part)}", health), (part, health)
 
     # what the clients' status shows: the model has been loaded by the completions
-    assert data["status"]["model_state"] == "ready" and data["status"]["model"] == "tiny-qwen.gguf"
+    assert data["status"]["model_state"] == "ready" and "tiny-qwen" in str(data["status"]["model"])
 
     # stderr carries warnings only, so Neovim's LSP log has no routine lines filed as errors
     assert not [ln for ln in lsp_log.splitlines() if "[ERROR]" in ln and " INFO " in ln], lsp_log[-2000:]

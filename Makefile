@@ -63,6 +63,7 @@ demo: install
 	$(VENV)/bin/ragls demo
 
 test: dev
+	$(MAKE) --no-print-directory vscode-test
 	$(PY) -m pytest -q -p no:cacheprovider
 
 lint: dev
@@ -70,3 +71,13 @@ lint: dev
 
 bench: install
 	$(PY) bench/index_bench.py
+
+# VS Code extension: npm ci from the committed lock file (re-run only when the lock changes).
+VSCODE := editor-clients/vscode
+.PHONY: vsix vscode-test
+$(VSCODE)/node_modules/.package-lock.json: $(VSCODE)/package-lock.json
+	cd $(VSCODE) && npm ci --no-audit --no-fund --loglevel=error
+vscode-test: $(VSCODE)/node_modules/.package-lock.json
+	cd $(VSCODE) && RAGLS_SERVER=$(wildcard $(abspath $(VENV))/bin/ragls) npm test --silent
+vsix: $(VSCODE)/node_modules/.package-lock.json
+	cd $(VSCODE) && npm run --silent package && ls -l ragls.vsix

@@ -285,7 +285,9 @@ def test_tcp_transport(workspace: Path) -> None:
                 chunk = conn.recv(65536)
                 assert chunk, "connection closed"
                 data += chunk
-        assert _read_messages_partial(data)[0]["result"]["serverInfo"]["name"] == "ragls"
+        # window/logMessage notifications may come first
+        reply = next(m for m in _read_messages_partial(data) if m.get("id") == 1)
+        assert reply["result"]["serverInfo"]["name"] == "ragls"
     finally:
         proc.terminate()
         proc.wait(10)

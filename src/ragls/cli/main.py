@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "ragls.cli.models_cmd",  # models
     "ragls.cli.serve_cmd",  # serve
     "ragls.cli.demo_cmd",  # demo
+    "ragls.cli.doctor_cmd",  # doctor (editors' health checks)
 )
 
 

@@ -115,6 +115,9 @@ class SessionHost:
         self.session = open_session(root, **session_configs(settings))
         self.index = self.session.index
         self.model_name = _model_label(settings)
+        # what the clients' status shows: not loaded | loading | ready | failed
+        self.model_state = "not loaded"
+        self.model_error: str | None = None
         self._engine: Any = None
         self._scheduler: Any = None
         self._busy = 0  # requests in flight that need the cores more than embedding does
@@ -124,12 +127,16 @@ class SessionHost:
     def _completion_engine(self) -> Any:
         with self._lock:
             if self._engine is None:
+                self.model_state, self.model_error = "loading", None
                 try:
                     self._engine = self.session.completion_engine()  # loads the model once
-                except ModelError:
+                except ModelError as exc:
+                    self.model_state, self.model_error = "failed", str(exc)
                     raise
                 except Exception as exc:  # llama.cpp and friends raise their own types
+                    self.model_state, self.model_error = "failed", str(exc)
                     raise ModelError(f"cannot load model {self.model_name}: {exc}") from exc
+                self.model_state = "ready"
             return self._engine
 
     def complete(self, query: Any, *, cancel: CancelToken) -> Any:
@@ -209,6 +216,7 @@ class SessionHost:
         with self._lock:
             self._engine = None
         self.model_name = Path(name_or_path).name
+        self.model_state, self.model_error = "ready", None  # set_model loaded it
         return self.model_name
 
     def start_background(self) -> None:

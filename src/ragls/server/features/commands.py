@@ -69,6 +69,8 @@ def status(ls: Any) -> dict[str, Any]:
         "index": index_stats,
         "last_update": state.last_update,
         "model": state.host.model_name if state.host is not None else None,
+        "model_state": getattr(state.host, "model_state", None),  # for the clients' status
+        "model_error": getattr(state.host, "model_error", None),
         "engine_error": state.host_error,
         "settings": settings_to_json(state.settings),
         **counters,

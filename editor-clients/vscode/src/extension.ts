@@ -18,6 +18,7 @@ import {
   State,
   TransportKind,
 } from "vscode-languageclient/node";
+import { CURSOR_MOVED, cursorNotifier } from "./cursor";
 import { renderContext, type ContextResult } from "./contextView";
 import { discoverExecutable, INSTALL_HINT, type Discovery } from "./executable";
 import { modelPicks } from "./models";
@@ -312,6 +313,19 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     vscode.workspace.onDidGrantWorkspaceTrust(() => void (client ? pushConfiguration() : restart())),
     { dispose: () => void stop() },
   );
+  // where the cursor rests, so the server warms the model's cache for that place
+  const notifier = cursorNotifier((params) => {
+    if (client && client.isRunning()) void client.sendNotification(CURSOR_MOVED, params);
+  });
+  context.subscriptions.push(notifier);
+  const selections = vscode.window.onDidChangeTextEditorSelection?.((e) => {
+    const pos = e.selections[0]?.active;
+    if (client && pos && e.textEditor.document.uri.scheme === "file") {
+      const uri = client.code2ProtocolConverter.asUri(e.textEditor.document.uri);
+      notifier.moved({ uri, line: pos.line, character: pos.character });
+    }
+  });
+  if (selections) context.subscriptions.push(selections);
   await start();
 }
 

@@ -40,14 +40,16 @@ def _llama_cpp() -> dict[str, Any]:
 def _model(settings: Any) -> dict[str, Any]:
     from ragls.errors import RaglsError
     from ragls.models.catalog import is_gguf, resolve_model
+    from ragls.redact import redact_url
 
     m = settings.model
     if m.source == "remote":
         ok = bool(m.endpoint)
-        return {"source": "remote", "name": m.remote_model or m.name, "endpoint": m.endpoint, "path": None,
+        return {"source": "remote", "name": m.remote_model or m.name, "endpoint": redact_url(m.endpoint),
+                "path": None,
                 "ok": ok, "error": None if ok else "model.source is remote but model.endpoint is not set"}
     try:
-        path = resolve_model(m.path or m.name)
+        path = resolve_model(m.completion_path or m.path or m.name, role="completion")
     except RaglsError as exc:
         return {"source": "local", "name": m.name, "path": m.path, "ok": False, "error": str(exc)}
     if not is_gguf(path):
@@ -70,7 +72,8 @@ def diagnose(root: Path, raw_settings: Any) -> dict[str, Any]:
     from ragls.cli.serve_cmd import default_log_file
     from ragls.server.settings import resolve_settings
 
-    settings, errors = resolve_settings(root, raw_settings)
+    resolved = resolve_settings(root, raw_settings)
+    settings, errors = resolved.settings, resolved.errors
     return {
         "version": __version__,
         "python": sys.executable,

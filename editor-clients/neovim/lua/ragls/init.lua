@@ -99,6 +99,7 @@ function M.setup(user)
   M.ghost_kind = config.ghost_kind(opts)
   register(opts)
   require("ragls.keymaps").setup(opts.keymaps, M.ghost_kind)
+  require("ragls.cursor").setup()
 end
 
 --- The ragls client of the current buffer (or any ragls client).

@@ -29,10 +29,12 @@ from ragls.models.gate import GATE
 
 log = logging.getLogger(__name__)
 
-# Tokens read per step. Small enough that a completion never waits long behind background
-# work (a 32-token step of the 0.5B model is ~0.2 s on two cores), large enough to keep
-# llama.cpp's batched prompt speed.
+# Tokens read per step. Background work (warming, fixes, tests) reads small steps, so that a
+# completion never waits long behind it (a 32-token step of the 0.5B model is ~0.2 s on two
+# cores); a completion reads larger ones (fewer thread barriers: faster on a busy machine) and
+# checks its cancel token between them. What a cancelled step read stays in the cache.
 PREFILL_CHUNK = 32
+INTERACTIVE_CHUNK = 128
 
 
 class LocalGGUFBackend:
@@ -215,7 +217,8 @@ class LocalGGUFBackend:
         bos = [] if has_bos else self._bos
         return bos + head + self._tokenize(req.prompt[cut:])
 
-    def _prefill(self, tokens: list[int], stop: Callable[[], bool]) -> tuple[int, bool]:
+    def _prefill(self, tokens: list[int], stop: Callable[[], bool],
+                 chunk: int = PREFILL_CHUNK) -> tuple[int, bool]:
         """Bring the KV cache to ``tokens`` in chunks; (tokens reused, finished)."""
         llm = self._llm
         cached = llm.input_ids[: llm.n_tokens]
@@ -229,7 +232,7 @@ class LocalGGUFBackend:
         while pos < len(tokens):
             if stop():
                 return shared, False
-            step = tokens[pos : pos + PREFILL_CHUNK]
+            step = tokens[pos : pos + chunk]
             llm.eval(step)
             pos += len(step)
         return shared, True
@@ -251,7 +254,9 @@ class LocalGGUFBackend:
             raise ModelError(f"{self.name}: prompt of {len(tokens)} tokens does not fit n_ctx {self.n_ctx}")
         max_tokens = max(1, min(req.max_tokens, self.n_ctx - len(tokens) - 1))
         yielding = (lambda: False) if req.interactive else GATE.busy
-        reused, finished = self._prefill(tokens[:-1], stop=lambda: cancel.cancelled or yielding())
+        chunk = INTERACTIVE_CHUNK if req.interactive else PREFILL_CHUNK
+        stop = lambda: cancel.cancelled or yielding()  # noqa: E731
+        reused, finished = self._prefill(tokens[:-1], stop, chunk)
         self.last_prefix_reuse = reused
         prompt_ms = _ms(t0)
         if not finished:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -108,6 +108,50 @@ def cut_at_stop(text: str, stops: list[str]) -> tuple[str, bool]:
             if i >= 0 and (best < 0 or i < best):
                 best = i
     return (text[:best], True) if best >= 0 else (text, False)
+
+
+def drain(
+    pieces: Iterable[tuple[str, str | None]],
+    *,
+    stops: list[str],
+    cancel: CancelToken,
+    on_text: Callable[[str], bool] | None = None,
+    yielding: Callable[[], bool] | None = None,
+) -> tuple[str, int, str, bool]:
+    """The one token loop of every backend.
+
+    ``pieces`` yields (text piece, finish reason or None). Stops at a finish reason, a cancel,
+    a stop string, ``on_text`` returning True, or ``yielding()`` (background work stepping
+    aside). Returns (text with stop strings cut, pieces seen, finish reason, whether the stream
+    ran out without any of those).
+    """
+    text, tokens, finish = "", 0, "length"
+    for piece, reason in pieces:
+        if piece:
+            tokens += 1
+            text += piece
+        if reason:
+            finish = "length" if reason == "length" else "stop"
+            break
+        if cancel.cancelled:
+            finish = "cancelled"
+            break
+        if piece and stops and cut_at_stop(text, stops)[1]:
+            finish = "stop"
+            break
+        if piece and on_text is not None and on_text(text):
+            finish = "callback"
+            break
+        if yielding is not None and yielding():
+            finish = "preempted"
+            break
+    else:
+        text, hit = cut_at_stop(text, stops)
+        return text, tokens, "stop" if hit else finish, True
+    text, hit = cut_at_stop(text, stops)
+    if hit and finish in ("length", "callback"):
+        finish = "stop"
+    return text, tokens, finish, False
 
 
 def held_back(text: str, stops: list[str]) -> int:

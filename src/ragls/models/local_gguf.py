@@ -23,7 +23,7 @@ from typing import Any
 from ragls.cancel import NEVER, CancelToken
 from ragls.errors import ModelError
 from ragls.lru import LRUCache
-from ragls.models.backend import GenerationRequest, GenerationResult, check_gguf_file, cut_at_stop
+from ragls.models.backend import GenerationRequest, GenerationResult, check_gguf_file, cut_at_stop, drain
 from ragls.models.fim import TEMPLATES, FimTemplate, detect_template
 from ragls.models.gate import GATE
 
@@ -295,39 +295,22 @@ class LocalGGUFBackend:
     def _consume(self, stream: Iterator[dict[str, Any]], stops: list[str], cancel: CancelToken,
                  on_text: Callable[[str], bool] | None, yielding: Callable[[], bool],
                  t0: float) -> GenerationResult:
-        """Drain a stream, checking cancel, preemption and ``on_text`` between tokens."""
-        text = ""
-        tokens = 0
-        finish = "length"
+        """Drain a llama-cpp stream with the shared token loop (cancel, preemption, ``on_text``)."""
+        pieces = ((c.get("text") or "", c.get("finish_reason")) for c in map(_choice, stream))
         try:
-            for chunk in stream:
-                choice = chunk["choices"][0] if "choices" in chunk else chunk
-                piece = choice.get("text") or ""
-                if piece:
-                    tokens += 1
-                    text += piece
-                if choice.get("finish_reason"):
-                    finish = "stop" if choice["finish_reason"] == "stop" else "length"
-                    break
-                if cancel.cancelled:
-                    finish = "cancelled"
-                    break
-                if piece and on_text is not None and on_text(text):
-                    finish = "callback"
-                    break
-                if yielding():
-                    finish = "preempted"
-                    break
+            text, tokens, finish, _ = drain(pieces, stops=list(stops), cancel=cancel, on_text=on_text,
+                                            yielding=yielding)
         except Exception as exc:
             raise ModelError(f"{self.name}: generation failed: {exc}") from exc
         finally:
             close = getattr(stream, "close", None)
             if close is not None:
                 close()
-        text, hit = cut_at_stop(text, list(stops))
-        if hit and finish in ("length", "callback"):
-            finish = "stop"
         return GenerationResult(text, self.name, tokens, finish, _ms(t0))
+
+
+def _choice(chunk: dict[str, Any]) -> dict[str, Any]:
+    return chunk["choices"][0] if "choices" in chunk else chunk
 
 
 def _ms(t0: float) -> float:

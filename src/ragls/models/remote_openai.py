@@ -18,7 +18,7 @@ import httpx
 
 from ragls.cancel import NEVER, CancelToken
 from ragls.errors import BackendError, ConfigError
-from ragls.models.backend import GenerationRequest, GenerationResult, cut_at_stop, estimate_tokens
+from ragls.models.backend import GenerationRequest, GenerationResult, drain, estimate_tokens
 from ragls.models.fim import TEMPLATES, FimTemplate
 from ragls.redact import redact, redact_url, remember_secret
 
@@ -125,40 +125,16 @@ class RemoteOpenAIBackend:
         if cancel.cancelled:
             return GenerationResult("", self.name, 0, "cancelled", 0.0)
         url = self.base_url + route
-        text, tokens, finish = "", 0, "length"
         try:
             with self._client.stream("POST", route, json=body) as resp:
                 if resp.status_code >= 400:
                     excerpt = resp.read().decode("utf-8", errors="replace")[:_BODY_EXCERPT].strip()
                     detail = excerpt or resp.reason_phrase
                     raise self._fail(f"{url} answered HTTP {resp.status_code}: {detail}")
-                for event in self._events(resp, url):
-                    choices = event.get("choices")
-                    if not isinstance(choices, list) or not choices:
-                        if "error" in event:
-                            raise self._fail(f"{url} sent an error: {str(event['error'])[:_BODY_EXCERPT]}")
-                        continue  # e.g. a usage-only chunk
-                    choice = choices[0] if isinstance(choices[0], dict) else {}
-                    piece = piece_of(choice)
-                    if piece:
-                        tokens += 1
-                        text += piece
-                    reason = choice.get("finish_reason")
-                    if reason:
-                        finish = "length" if reason == "length" else "stop"
-                        break
-                    if cancel.cancelled:
-                        finish = "cancelled"
-                        break
-                    if piece and stops and cut_at_stop(text, stops)[1]:
-                        finish = "stop"
-                        break
-                    if piece and on_text is not None and on_text(text):
-                        finish = "callback"
-                        break
-                else:
-                    if tokens == 0 and finish == "length":
-                        raise self._fail(f"{url} sent an empty stream (no choices)")
+                pieces = self._pieces(resp, url, piece_of)
+                text, tokens, finish, ran_out = drain(pieces, stops=stops, cancel=cancel, on_text=on_text)
+                if ran_out and tokens == 0 and finish == "length":
+                    raise self._fail(f"{url} sent an empty stream (no choices)")
         except BackendError:
             raise
         except httpx.ConnectError as exc:
@@ -171,12 +147,21 @@ class RemoteOpenAIBackend:
             raise self._fail(f"{url} closed the connection or broke the protocol: {exc}") from None
         except httpx.HTTPError as exc:
             raise self._fail(f"request to {url} failed: {type(exc).__name__}: {exc}") from None
-        text, hit = cut_at_stop(text, stops)
-        if hit:
-            finish = "stop"
         elapsed = (time.perf_counter() - t0) * 1000
         log.debug("%s%s: %d chunks in %.0f ms (%s)", self.base_url, route, tokens, elapsed, finish)
         return GenerationResult(text, self.name, tokens, finish, elapsed)
+
+    def _pieces(self, resp: httpx.Response, url: str,
+                piece_of: Callable[[dict[str, Any]], str]) -> Iterator[tuple[str, str | None]]:
+        """(text piece, finish reason) per streamed choice; an error event raises."""
+        for event in self._events(resp, url):
+            choices = event.get("choices")
+            if not isinstance(choices, list) or not choices:
+                if "error" in event:
+                    raise self._fail(f"{url} sent an error: {str(event['error'])[:_BODY_EXCERPT]}")
+                continue  # e.g. a usage-only chunk
+            choice = choices[0] if isinstance(choices[0], dict) else {}
+            yield piece_of(choice), choice.get("finish_reason")
 
     def _events(self, resp: httpx.Response, url: str) -> Iterator[dict[str, Any]]:
         """JSON payloads of an SSE stream up to ``data: [DONE]``; a plain JSON body is accepted too."""

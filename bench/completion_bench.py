@@ -180,6 +180,10 @@ def run_package(pkg: Package, tasks: list[Task], args) -> tuple[dict[str, list[d
         t0 = time.perf_counter()
         engine = session.completion_engine()  # loads the model
         info["model_load_s"] = time.perf_counter() - t0
+        if args.read_tps:  # the prompt size follows read speed: pin it, so load cannot change quality
+            engine.read_speed.tps = args.read_tps
+            engine.read_speed.observe = lambda res: None
+        info["read_tps"] = engine.read_speed.tps
         info["model"] = engine.backend.name
         info["budget_tokens"], info["top_k"] = engine.budget_tokens, retrieval.top_k
         jaccard = None
@@ -315,6 +319,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", help="GGUF path or model name: qwen2.5-coder-0.5b (default), "
                     "qwen2.5-coder-1.5b, smollm2, or a discovered GGUF")
     ap.add_argument("--kind", choices=("body", "line"), default="body", help="task set (default body)")
+    ap.add_argument("--read-tps", type=float, help="pin the model's prompt speed (tokens/s) that sizes "
+                    "the prompt, e.g. the figure bench/model_speed_bench.py printed on a quiet machine")
     ap.add_argument("--cold-prompt-ms", type=float, default=3000.0,
                     help="prompt sized to be read in this time (0: the token budget alone)")
     ap.add_argument("--max-tokens", type=int, default=48, help="generation limit (default 48)")
@@ -339,6 +345,7 @@ def main(argv: list[str] | None = None) -> int:
             "model": args.model,
             "kind": args.kind,
             "cold_prompt_ms": args.cold_prompt_ms,
+            "read_tps": args.read_tps,
             "methods": args.methods,
             "es": "1 - Levenshtein / max(len) of the stripped first lines",
         },

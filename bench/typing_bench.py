@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> dict:
         client = LspClient(CACHE_DIR / "logs" / f"typing-{pkg.name}.log", env=env)
         try:
             model = {"maxTokens": args.max_tokens, **({"path": args.model} if args.model else {})}
-            options = {"embeddings": {"kind": "none"}, "logLevel": "info", "model": model}
+            options = {"embeddings": {"kind": "none"}, "logLevel": args.log_level, "model": model}
             client.initialize(root, options)
             client.wait_indexed()
             # the model loads on the first warming; an untimed warm-up request pays for that
@@ -179,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-tokens", type=int, default=48)
     ap.add_argument("--key-ms", type=float, default=60.0)
     ap.add_argument("--open-s", type=float, default=4.0)
+    ap.add_argument("--log-level", default="info", help="the server's logLevel (its log file)")
     args = ap.parse_args(argv)
     os.environ.setdefault("RAGLS_LOG_LEVEL", "info")
     report = run(args)

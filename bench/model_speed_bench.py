@@ -11,6 +11,7 @@ cancelled request stops within a chunk). Run once per build to compare builds:
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -61,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=2, help="best of N runs")
     ap.add_argument("--label", default="", help="name of this build in the output file")
     args = ap.parse_args(argv)
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as ragls.models sets it, before llama_cpp loads
     import llama_cpp
 
     system = llama_cpp.llama_print_system_info().decode()
@@ -75,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         results.append(r)
         rows.append([name, f"{r['read_tps_batch512']:.0f}", f"{r['read_tps_chunk32']:.0f}",
                      f"{r['write_tps']:.1f}"])
-    print_table(f"model speed, {args.threads} threads, llama.cpp kernels: {flags}",
+    policy = os.environ.get("OMP_WAIT_POLICY", "")
+    print_table(f"model speed, {args.threads} threads, OMP_WAIT_POLICY={policy}, llama.cpp kernels: {flags}",
                 ["model", "read tok/s (512 batch)", "read tok/s (32 chunks)", "write tok/s"], rows)
     label = f"-{args.label}" if args.label else ""
     write_json(f"model-speed{label}.json", {"flags": flags, "results": results})

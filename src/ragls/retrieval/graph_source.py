@@ -17,10 +17,11 @@ from collections.abc import Callable, Collection
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
-from ragls.indexing.records import ChunkRow, Definition, SymbolRow
+from ragls.indexing.records import ChunkRow, Definition, ImportRow, SymbolRow
+from ragls.retrieval.body_context import body_bonuses, header_similarity
 from ragls.retrieval.buffer_names import ranked_names
 from ragls.retrieval.cursor import CursorContext
-from ragls.retrieval.stubs import definition_candidate
+from ragls.retrieval.stubs import definition_candidate, header_end
 from ragls.retrieval.symbol_lookup import NameResolver
 from ragls.retrieval.types import Candidate, RetrievalConfig
 
@@ -33,6 +34,10 @@ EDGE_WEIGHTS = {"import": 1.0, "ref": 0.9, "type": 0.8, "local": 0.6, "callee": 
 CALLER_CONTEXT = 2  # lines kept on each side of a call site
 MAX_NAMES = 40  # names resolved per request (each is at most one query, memoised)
 BIG_CHUNK_FACTOR = 3  # a chunk this many times larger than the definition: cut the definition
+MAX_BODY_NAMES = 120  # names resolved for an empty body (every imported name, usually)
+MAX_FILL_FILES = 8  # imported modules whose other definitions fill the budget
+FILL_SCORE = 0.05  # below any named definition (those score >= ~0.15)
+FILL_KINDS = frozenset({"function", "class"})
 
 
 ChunkLookup = Callable[[str], list[ChunkRow]]
@@ -142,7 +147,17 @@ def graph_candidates(
                     from_buffer=True,
                 ))
 
-    hints = ranked_names(ctx, rows, limit=MAX_NAMES)
+    body = ctx.body
+    signals = set(config.body_signals) if body is not None else set()
+    if body is not None:
+        hints = ranked_names(ctx, rows, limit=MAX_BODY_NAMES, whole_buffer=True)
+        bonus = body_bonuses(ctx, body, [h.name for h in hints], signals)
+        for h in hints:
+            h.score += bonus.get(h.name, 0.0)
+        hints.sort(key=lambda h: (-h.score, h.name))
+        limit = config.body_fill_limit if "fill" in signals else limit
+    else:
+        hints = ranked_names(ctx, rows, limit=MAX_NAMES)
     for h in hints:
         if h.edge in ("ref", "type") and h.name in local_defs:
             add_local(h.name, h.score * EDGE_WEIGHTS["local"])
@@ -161,10 +176,54 @@ def graph_candidates(
             continue
         for sym in resolver.resolve(name)[:2]:
             add_symbol(sym, score, "graph:callee")
-    if deadline is None or time.perf_counter() < deadline:
+    if (body is None or "callers" in signals) and (deadline is None or time.perf_counter() < deadline):
         _callers(index, ctx, add, chunks_in)
+    if "fill" in signals:
+        fill_candidates(index, ctx, rows, resolver, add, seen_syms, limit - len(out))
     ranked = sorted(out.values(), key=lambda c: (-c.score, c.path, c.start_line))
     return ranked[:limit]
+
+
+def fill_candidates(
+    index: WorkspaceIndex, ctx: CursorContext, rows: list[ImportRow], resolver: NameResolver,
+    add: Callable[[Candidate | None], None], seen: set[tuple[str, int]], room: int,
+) -> None:
+    """Header-only stubs of the other top-level definitions of the imported modules (budget filler).
+
+    Files imported as modules (`from . import utils`, `import pkg.x as m`) first, then the
+    targets of `from m import x`; within them, definitions whose names share terms with the
+    function's header first. Scores stay below every named definition.
+    """
+    body = ctx.body
+    module_files = [t for r in rows if not r.names for t in r.targets]
+    name_files = [t for r in rows if r.names for t in r.targets]
+    files = list(dict.fromkeys([*module_files, *name_files]))[:MAX_FILL_FILES]
+    scored: list[tuple[float, int, SymbolRow]] = []
+    for fi, path in enumerate(files):
+        if path == ctx.path:
+            continue
+        file_weight = (1.0 if path in module_files else 0.6) / (1.0 + 0.05 * fi)
+        for sym in index.definitions_in(path):
+            if sym.qualname != sym.name or sym.kind not in FILL_KINDS or (sym.path, sym.start_line) in seen:
+                continue
+            sim = header_similarity(sym.name, body.terms) if body is not None else 0.0
+            private = 0.5 if sym.name.startswith("_") else 1.0
+            scored.append((FILL_SCORE * file_weight * private * (1.0 + sim), -sym.start_line, sym))
+    scored.sort(key=lambda t: (-t[0], t[2].path, -t[1]))
+    for score, _line, sym in scored[: max(0, room)]:
+        lines = resolver.lines_of(sym.path)
+        if lines is None:
+            continue
+        seen.add((sym.path, sym.start_line))
+        end = header_end(lines, sym.start_line, sym.end_line)
+        add(Candidate(
+            path=sym.path, start_line=sym.start_line, end_line=end,
+            text="\n".join(lines[sym.start_line - 1 : end]), score=score, sources=["graph:fill"],
+            symbol=sym.qualname, signature=sym.signature, doc=sym.doc,
+            full_end=sym.end_line if sym.end_line > end else None,
+            body="\n".join(lines[sym.start_line - 1 : min(sym.end_line, sym.start_line + 59)])
+            if sym.end_line > end else "",
+        ))
 
 
 def _callee_names(ctx: CursorContext, skip: Collection[str], limit: int = 8) -> list[str]:

@@ -11,13 +11,20 @@ Methods, in the same run over the same buffers:
   jaccard-20, bm25-windows   windows ranked against the last 20 lines before the cursor
   aider-repomap              Aider's RepoMap.get_ranked_tags with the edited buffer as the chat file
   ragls-graph / -lexical / -dense   one ragls source
-  ragls-fused                ragls as configured (all sources, fusion, the dense deadline)
+  ragls-fused                ragls as configured (all sources, fusion, the dense deadline), top_k 60
+                             and 32,000 tokens, cut at the line budget like every method
+  ragls-fused-1024-tokens    the editor's defaults: top_k 8, 1,024 tokens (filled with stubs)
+  ragls-fused-1024-tokens-no-fill  the same without filling (top_k 8 snippets at most)
   ragls-fused-no-<signal>    ragls-fused with one body signal turned off (--ablations)
   ragls-fused-only-<signal>  ragls-fused with that body signal alone (--ablations)
   ragls-fused-no-body-signals  the ranking without any body signal (what ragls did before issue 9)
 
     python bench/body_bench.py [--packages ...] [--limit N] [--no-dense] [--dense-packages ...]
         [--ablations] [--no-aider] [--reuse-aider] [--methods ...] [--quick]
+
+Latency: wall time per query (p50 / p95) and the querying thread's CPU time (`cpu p50/p95`,
+`time.thread_time`), which a busy machine inflates far less than wall time; the dense query
+embedding runs on its own thread and is only in the wall time.
 
 Dense retrieval needs every chunk embedded; by default only packages other than sympy are
 embedded (`--dense-packages` chooses), see bench/README.md. Writes bench/results/body.json.
@@ -71,6 +78,7 @@ def evaluate(name: str, tasks: list[BodyTask], run: Callable[[BodyTask], list[Sp
     per_task: list[list[int | None]] = []
     ms: list[float] = []
     parse_ms: list[float] = []
+    cpu_ms: list[float] = []
     errors: list[str] = []
     for t in tasks:
         try:
@@ -79,9 +87,10 @@ def evaluate(name: str, tasks: list[BodyTask], run: Callable[[BodyTask], list[Sp
                 index.set_overlay(t.file, t.buffer_text)
                 index.parsed(t.file)
                 parse_ms.append((time.perf_counter() - t0) * 1000)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.thread_time()
             spans = run(t)
             ms.append((time.perf_counter() - t0) * 1000)
+            cpu_ms.append((time.thread_time() - c0) * 1000)
             per_task.append(gold_positions(spans, t))
         except Exception as exc:
             per_task.append([None] * len(t.golds))
@@ -91,7 +100,7 @@ def evaluate(name: str, tasks: list[BodyTask], run: Callable[[BodyTask], list[Sp
                 index.clear_overlay(t.file)
     if errors:
         log(f"  {name}: {len(errors)} failed, first: {errors[0]}")
-    return {"positions": per_task, "ms": ms, "errors": errors, "parse_ms": parse_ms}
+    return {"positions": per_task, "ms": ms, "errors": errors, "parse_ms": parse_ms, "cpu_ms": cpu_ms}
 
 
 def evaluate_aider(pkg, tasks: list[BodyTask], reuse: bool) -> dict:
@@ -110,6 +119,10 @@ def evaluate_aider(pkg, tasks: list[BodyTask], reuse: bool) -> dict:
     return {"positions": per_task, "ms": ms, "errors": errors, "meta": meta}
 
 
+def _empty() -> dict[str, list]:
+    return {"positions": [], "ms": [], "errors": [], "parse_ms": [], "cpu_ms": []}
+
+
 def _hit(positions: list[int | None], budget: int, every: bool = False) -> bool:
     ok = [p is not None and p <= budget for p in positions]
     return all(ok) if every else any(ok)
@@ -120,7 +133,8 @@ def summary(res: dict) -> dict:
     out: dict = {f"hit@{b}": sum(_hit(p, b) for p in res["positions"]) / n if n else None for b in BUDGETS}
     for b in BUDGETS:
         out[f"all@{b}"] = sum(_hit(p, b, every=True) for p in res["positions"]) / n if n else None
-    out.update(n=n, p50_ms=percentile(res["ms"], 50), p95_ms=percentile(res["ms"], 95), errors=len(res["errors"]))
+    out.update(n=n, p50_ms=percentile(res["ms"], 50), p95_ms=percentile(res["ms"], 95), errors=len(res["errors"]),
+               cpu_p50_ms=percentile(res.get("cpu_ms", []), 50), cpu_p95_ms=percentile(res.get("cpu_ms", []), 95))
     return out
 
 
@@ -129,9 +143,9 @@ def table(title: str, results: dict[str, dict]) -> None:
     for name, res in results.items():
         s = summary(res)
         rows.append((name, s["n"], pct(s["hit@100"]), pct(s["hit@200"]), pct(s["all@100"]), pct(s["all@200"]),
-                     s["p50_ms"], s["p95_ms"], s["errors"]))
+                     s["p50_ms"], s["p95_ms"], s["cpu_p50_ms"], s["cpu_p95_ms"], s["errors"]))
     print_table(title, ["method", "tasks", "hit@100", "hit@200", "all@100", "all@200", "p50 ms", "p95 ms",
-                        "errors"], rows)
+                        "cpu p50", "cpu p95", "errors"], rows)
     parse = next((r["parse_ms"] for r in results.values() if r.get("parse_ms")), None)
     if parse:
         print(f"  buffer parse on change (set_overlay, not in the latencies above): "
@@ -162,6 +176,13 @@ def ragls_methods(ragls: Ragls, dense: bool, ablations: bool) -> dict[str, Calla
     if dense:
         out["ragls-dense"] = ragls.method(["dense"], True, text_of)
     out["ragls-fused"] = ragls.method(None, False, text_of)
+    # the editor's defaults (top_k 8, 1024 tokens), whose budget packing now fills with stubs
+    defaults = ragls.retriever.config
+    out["ragls-fused-1024-tokens"] = ragls.method(None, False, text_of, top_k=defaults.top_k,
+                                                  budget_tokens=defaults.budget_tokens)
+    out["ragls-fused-1024-tokens-no-fill"] = ragls.method(
+        None, False, text_of, top_k=defaults.top_k, budget_tokens=defaults.budget_tokens,
+        disable=("fill",), no_fill_budget=True)
     if ablations:
         default = ragls.retriever.config.body_signals
         for sig in BODY_SIGNALS:  # each signal off (when on by default) or on alone
@@ -225,8 +246,7 @@ def main(argv: list[str] | None = None) -> int:
                            "positions": {k: v["positions"] for k, v in results.items()}}
         group = groups["sympy" if pkg.name == "sympy" else "small packages"]
         for name, res in results.items():
-            for agg in (every.setdefault(name, {"positions": [], "ms": [], "errors": [], "parse_ms": []}),
-                        group.setdefault(name, {"positions": [], "ms": [], "errors": [], "parse_ms": []})):
+            for agg in (every.setdefault(name, _empty()), group.setdefault(name, _empty())):
                 for key in agg:
                     agg[key] += res.get(key, [])
     for title, res in groups.items():

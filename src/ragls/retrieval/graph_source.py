@@ -38,6 +38,8 @@ MAX_BODY_NAMES = 120  # names resolved for an empty body (every imported name, u
 MAX_FILL_FILES = 8  # imported modules whose other definitions fill the budget
 FILL_SCORE = 0.05  # below any named definition (those score >= ~0.15)
 FILL_KINDS = frozenset({"function", "class"})
+HEADER_LIFT = 0.5  # a module member sharing most terms with the header ranks among the named
+BODY_FULL_NAMES = 8  # for an empty body, names past this rank come as header-only stubs
 
 
 ChunkLookup = Callable[[str], list[ChunkRow]]
@@ -125,13 +127,15 @@ def graph_candidates(
         if c is not None and (c.key not in out or c.score > out[c.key].score):
             out[c.key] = c
 
-    def add_symbol(sym: SymbolRow, score: float, tag: str) -> None:
+    def add_symbol(sym: SymbolRow, score: float, tag: str, compact: bool = False) -> None:
         if sym.path == ctx.path or (sym.path, sym.start_line) in seen_syms:
             return  # the current file is taken from the buffer, never from the index
         seen_syms.add((sym.path, sym.start_line))
         lines = resolver.lines_of(sym.path)
         cand = None
-        if lines is not None:
+        if lines is not None and compact:
+            cand = header_stub(sym, lines, score, tag)
+        elif lines is not None:
             cand = definition_candidate(
                 sym.path, lines, sym.start_line, sym.end_line, score=score, tag=tag, symbol=sym.qualname,
                 signature=sym.signature, doc=sym.doc, max_lines=max_lines,
@@ -158,16 +162,18 @@ def graph_candidates(
         limit = config.body_fill_limit if "fill" in signals else limit
     else:
         hints = ranked_names(ctx, rows, limit=MAX_NAMES)
-    for h in hints:
+    resolver.prefetch(h.name for h in hints)
+    for rank, h in enumerate(hints):
         if h.edge in ("ref", "type") and h.name in local_defs:
             add_local(h.name, h.score * EDGE_WEIGHTS["local"])
             continue
+        compact = body is not None and rank >= BODY_FULL_NAMES
         syms = resolver.resolve_in(h.name, h.targets) if h.edge == "attr" else resolver.resolve(h.name)
         if not syms and h.edge == "import" and h.module:  # an import the index has not resolved (unsaved)
             syms = [s for s in resolver.definitions_named(h.name) if _module_matches(s.path, h.module)]
         for sym in syms[:2]:
             tag = "import" if h.edge in ("import", "attr") or sym.path in targets else h.edge
-            add_symbol(sym, h.score * EDGE_WEIGHTS[tag], f"graph:{tag}")
+            add_symbol(sym, h.score * EDGE_WEIGHTS[tag], f"graph:{tag}", compact)
     named = {h.name for h in hints}
     for i, name in enumerate(_callee_names(ctx, named)):
         score = EDGE_WEIGHTS["callee"] / (1 + 0.1 * i)
@@ -179,14 +185,14 @@ def graph_candidates(
     if (body is None or "callers" in signals) and (deadline is None or time.perf_counter() < deadline):
         _callers(index, ctx, add, chunks_in)
     if "fill" in signals:
-        fill_candidates(index, ctx, rows, resolver, add, seen_syms, limit - len(out))
+        fill_candidates(index, ctx, rows, resolver, add, seen_syms, limit - len(out), "header" in signals)
     ranked = sorted(out.values(), key=lambda c: (-c.score, c.path, c.start_line))
     return ranked[:limit]
 
 
 def fill_candidates(
     index: WorkspaceIndex, ctx: CursorContext, rows: list[ImportRow], resolver: NameResolver,
-    add: Callable[[Candidate | None], None], seen: set[tuple[str, int]], room: int,
+    add: Callable[[Candidate | None], None], seen: set[tuple[str, int]], room: int, header: bool = True,
 ) -> None:
     """Header-only stubs of the other top-level definitions of the imported modules (budget filler).
 
@@ -206,24 +212,32 @@ def fill_candidates(
         for sym in index.definitions_in(path):
             if sym.qualname != sym.name or sym.kind not in FILL_KINDS or (sym.path, sym.start_line) in seen:
                 continue
-            sim = header_similarity(sym.name, body.terms) if body is not None else 0.0
+            sim = header_similarity(sym.name, body.terms) if body is not None and header else 0.0
             private = 0.5 if sym.name.startswith("_") else 1.0
-            scored.append((FILL_SCORE * file_weight * private * (1.0 + sim), -sym.start_line, sym))
+            # a member named like the header competes with the named definitions
+            lift = HEADER_LIFT * sim if sim >= 0.5 else 0.0
+            scored.append((file_weight * private * (FILL_SCORE * (1.0 + sim) + lift), -sym.start_line, sym))
     scored.sort(key=lambda t: (-t[0], t[2].path, -t[1]))
     for score, _line, sym in scored[: max(0, room)]:
         lines = resolver.lines_of(sym.path)
         if lines is None:
             continue
         seen.add((sym.path, sym.start_line))
-        end = header_end(lines, sym.start_line, sym.end_line)
-        add(Candidate(
-            path=sym.path, start_line=sym.start_line, end_line=end,
-            text="\n".join(lines[sym.start_line - 1 : end]), score=score, sources=["graph:fill"],
-            symbol=sym.qualname, signature=sym.signature, doc=sym.doc,
-            full_end=sym.end_line if sym.end_line > end else None,
-            body="\n".join(lines[sym.start_line - 1 : min(sym.end_line, sym.start_line + 59)])
-            if sym.end_line > end else "",
-        ))
+        add(header_stub(sym, lines, score, "graph:fill"))
+
+
+def header_stub(sym: SymbolRow, lines: list[str], score: float, tag: str, max_lines: int = 60) -> Candidate:
+    """The definition's header lines only (the most compact stub), the whole kept as `body`."""
+    end = header_end(lines, sym.start_line, sym.end_line)
+    longer = sym.end_line > end
+    return Candidate(
+        path=sym.path, start_line=sym.start_line, end_line=end,
+        text="\n".join(lines[sym.start_line - 1 : end]), score=score, sources=[tag],
+        symbol=sym.qualname, signature=sym.signature, doc=sym.doc,
+        full_end=min(sym.end_line, sym.start_line + max_lines - 1) if longer else None,
+        body="\n".join(lines[sym.start_line - 1 : min(sym.end_line, sym.start_line + max_lines - 1)])
+        if longer else "",
+    )
 
 
 def _callee_names(ctx: CursorContext, skip: Collection[str], limit: int = 8) -> list[str]:

@@ -131,7 +131,8 @@ def main() -> int:
             buffer = task.get("buffer_text") or task["buffer_prefix_text"]
             idents = set(_IDENT.findall(buffer))
             io.overrides = {chat: buffer}
-            rec = {"file": task["file"], "line": task["line"], "symbol": task.get("symbol") or task.get("function")}
+            symbol = task.get("symbol") or task.get("function")
+            rec = {"file": task["file"], "line": task["line"], "symbol": symbol}
             t1 = time.perf_counter()
             try:
                 rec["spans"] = ranked_defs(rm, chat, others, idents, args.max_tags)

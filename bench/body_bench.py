@@ -133,8 +133,10 @@ def summary(res: dict) -> dict:
     out: dict = {f"hit@{b}": sum(_hit(p, b) for p in res["positions"]) / n if n else None for b in BUDGETS}
     for b in BUDGETS:
         out[f"all@{b}"] = sum(_hit(p, b, every=True) for p in res["positions"]) / n if n else None
-    out.update(n=n, p50_ms=percentile(res["ms"], 50), p95_ms=percentile(res["ms"], 95), errors=len(res["errors"]),
-               cpu_p50_ms=percentile(res.get("cpu_ms", []), 50), cpu_p95_ms=percentile(res.get("cpu_ms", []), 95))
+    cpu = res.get("cpu_ms", [])
+    out.update(n=n, p50_ms=percentile(res["ms"], 50), p95_ms=percentile(res["ms"], 95),
+               errors=len(res["errors"]),
+               cpu_p50_ms=percentile(cpu, 50), cpu_p95_ms=percentile(cpu, 95))
     return out
 
 
@@ -222,7 +224,8 @@ def main(argv: list[str] | None = None) -> int:
         windows = WindowIndex(pkg.root)
         for name, fn in (("jaccard-20", windows.jaccard), ("bm25-windows", windows.bm25)):
             if wanted(name):
-                results[name] = evaluate(name, tasks, lambda t, fn=fn: fn(query_text(t.buffer_prefix_text), t.file))
+                run = lambda t, fn=fn: fn(query_text(t.buffer_prefix_text), t.file)  # noqa: E731
+                results[name] = evaluate(name, tasks, run)
         if not args.no_aider and wanted("aider-repomap"):
             try:
                 results["aider-repomap"] = evaluate_aider(pkg, tasks, args.reuse_aider)

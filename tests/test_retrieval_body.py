@@ -129,7 +129,6 @@ def test_no_body_scope_once_the_body_has_code(write_workspace) -> None:
     ctx, *_ = _ctx(index, "pkg/run.py", src)
     assert ctx.body is None
     # the cursor in the middle of a line is not the start of a body either
-    buffer, line, _col = _cursor(MAIN)
     mid = build_context(index, CursorQuery("pkg/run.py", 2, 6, src.replace("# CURSOR", "")), CFG)
     assert body_scope(mid) is None
 
@@ -245,7 +244,8 @@ def make(rows):
 
 def _fused(i: int, lines: int = 2) -> Fused:
     text = "\n".join(f"def f{i}_{k}(x): pass" for k in range(lines))
-    return Fused(cand=Candidate(f"m{i}.py", 1, lines, text, 1.0 / (i + 1), ["graph:import"]), score=1.0 / (i + 1))
+    score = 1.0 / (i + 1)
+    return Fused(cand=Candidate(f"m{i}.py", 1, lines, text, score, ["graph:import"]), score=score)
 
 
 def test_packing_fills_the_budget_to_its_end() -> None:
@@ -270,3 +270,33 @@ def test_bench_task_shape_keeps_the_rest_of_the_file(write_workspace, tmp_path: 
     index = _index(write_workspace, {"pkg/main.py": MAIN})
     ctx, *_ = _ctx(index, "pkg/main.py", MAIN)
     assert "checksum" not in unused_imports(ctx) and "render_table" not in unused_imports(ctx)
+
+
+def test_find_definitions_many_matches_one_by_one(write_workspace) -> None:
+    index = _index(write_workspace, {"pkg/more.py": "def slugify(x):\n    return x\n"})
+    names = ["slugify", "checksum", "nothing_here"]
+    many = index.find_definitions_many(names, limit=50)
+    assert set(many) == set(names)
+    for name in names:
+        assert many[name] == index.find_definitions(name, limit=50)
+    assert [s.path for s in many["slugify"]] == ["pkg/helpers.py", "pkg/more.py"]
+    first = index.find_definitions_many(["slugify"], limit=1)["slugify"]
+    assert [s.path for s in first] == ["pkg/helpers.py"]
+
+
+def test_file_lines_cache_sees_a_changed_file(write_workspace) -> None:
+    import os
+
+    from ragls.retrieval.symbol_lookup import FileLinesCache
+
+    index = _index(write_workspace, {})
+    cache = FileLinesCache(size=2)
+    first = cache.get(index, "pkg/names.py")
+    assert first is not None and first[0].startswith("def format_name")
+    assert cache.get(index, "pkg/names.py") is first  # kept
+    target = index.root / "pkg/names.py"
+    target.write_text("def renamed():\n    pass\n", encoding="utf-8")
+    st = os.stat(target)
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    assert cache.get(index, "pkg/names.py")[0] == "def renamed():"
+    assert cache.get(index, "pkg/missing.py") is None

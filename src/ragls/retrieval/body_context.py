@@ -38,12 +38,18 @@ from ragls.retrieval.cursor import NOISE_WORDS, CursorContext
 
 BODY_SIGNALS = ("unused", "header", "siblings", "pagerank", "callers", "fill", "header_dense")
 
+# Bonuses added to a name's graph score (buffer_names: a name used at the cursor scores ~1-3).
+UNUSED_BONUS = 1.5  # imported, used nowhere in the buffer yet
+HEADER_WEIGHT = 1.0  # x the share of the name's subwords the header mentions
+SIBLING_WEIGHT = 0.8  # x use in sibling definitions (saturates at 4 uses)
+PAGERANK_WEIGHT = 0.8  # x the name's buffer PageRank relative to the best name's
 MAX_HEADER_LINES = 12  # a signature spread over more lines is not looked for
 MAX_DOC_LINES = 40
 NEIGHBOUR_FUNCTIONS = 4  # top-level functions nearest to a module-level function count as siblings
 _DEF = re.compile(r"^(\s*)(?:async\s+)?def\s+([A-Za-z_][A-Za-z0-9_]*)")
 _CLASS = re.compile(r"^(\s*)class\s+([A-Za-z_][A-Za-z0-9_]*)")
 _QUOTES = ('"""', "'''")
+_HEADER_NOISE = frozenset({"def", "async", "self", "none", "true", "false", "return", "returns"})
 
 
 @dataclass
@@ -117,7 +123,8 @@ def body_scope(ctx: CursorContext) -> BodyScope | None:
         if len(m.group(1)) >= cursor_indent:
             return None
         header = "\n".join(ctx.lines[top - 1 : ln])
-        scope = BodyScope(name=m.group(2), parent=_class_of(ctx.lines, top), def_line=top, header=header, doc=doc)
+        parent = _class_of(ctx.lines, top)
+        scope = BodyScope(name=m.group(2), parent=parent, def_line=top, header=header, doc=doc)
         scope.terms = header_terms(scope)
         return scope
     return None
@@ -139,7 +146,7 @@ def _class_of(lines: Sequence[str], def_line: int) -> str | None:
 def header_terms(scope: BodyScope) -> set[str]:
     """Lexical terms of the function's name, header and docstring (noise words dropped)."""
     text = f"{scope.name} {scope.header} {scope.doc}"
-    return {t for t in lexical_terms(text) if len(t) > 2 and t not in NOISE_WORDS and t not in {"self", "def"}}
+    return {t for t in lexical_terms(text) if len(t) > 2 and t not in NOISE_WORDS and t not in _HEADER_NOISE}
 
 
 @lru_cache(maxsize=8192)
@@ -198,7 +205,11 @@ def sibling_uses(ctx: CursorContext, scope: BodyScope) -> Counter[str]:
 
 
 def personalized_pagerank(
-    edges: dict[str, dict[str, float]], seeds: dict[str, float], *, damping: float = 0.85, iterations: int = 20,
+    edges: dict[str, dict[str, float]],
+    seeds: dict[str, float],
+    *,
+    damping: float = 0.85,
+    iterations: int = 20,
 ) -> dict[str, float]:
     """PageRank with restarts to `seeds` (weights normalised); dangling mass goes back to the seeds.
 
@@ -294,11 +305,6 @@ def body_bonuses(
     return out
 
 
-UNUSED_BONUS = 1.5
-HEADER_WEIGHT = 1.0
-SIBLING_WEIGHT = 0.8
-PAGERANK_WEIGHT = 0.8
-
 
 def attach_body(ctx: CursorContext) -> BodyScope | None:
     """Find the empty body at the cursor and point the context at its function.
@@ -311,10 +317,11 @@ def attach_body(ctx: CursorContext) -> BodyScope | None:
     if scope is None:
         return None
     defs = ctx.parsed.definitions if ctx.parsed else []
-    match = next((d for d in defs if d.start_line <= scope.def_line <= d.end_line and d.name == scope.name), None)
+    here = [d for d in defs if d.name == scope.name and d.start_line <= scope.def_line <= d.end_line]
+    match = here[0] if here else None
     if match is not None:
         ctx.enclosing = match
     names = [n for n in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", scope.header)
-             if n != scope.name and n.lower() not in NOISE_WORDS and n not in {"def", "async", "self", "None"}]
+             if n != scope.name and n.lower() not in NOISE_WORDS and n.lower() not in _HEADER_NOISE]
     ctx.signature_names = list(dict.fromkeys([*names, *ctx.signature_names]))
     return scope

@@ -7,6 +7,11 @@ Edges: a name imported by the buffer, or an attribute of an imported module
 signature (graph:type), a definition of the buffer itself far from the cursor
 (graph:local, cut from the buffer), callees and callers of the enclosing function
 (graph:callee, graph:caller). Long definitions are proposed as stubs (`stubs`).
+
+At the start of an empty function body (`ctx.body`, see `body_context`) every imported name
+is resolved, uses after the cursor count too, the body signals add to each name's score,
+names past the first few come as header-only stubs, and the other definitions of the
+imported modules fill the rest (graph:fill).
 """
 
 from __future__ import annotations
@@ -198,7 +203,9 @@ def fill_candidates(
 
     Files imported as modules (`from . import utils`, `import pkg.x as m`) first, then the
     targets of `from m import x`; within them, definitions whose names share terms with the
-    function's header first. Scores stay below every named definition.
+    function's header first. Scores stay below the named definitions, except that a member
+    sharing at least half its subwords with the header (with the "header" signal) is lifted
+    among them.
     """
     body = ctx.body
     module_files = [t for r in rows if not r.names for t in r.targets]

@@ -138,13 +138,16 @@ def test_body_that_will_call_an_imported_helper_gets_its_definition(write_worksp
     index = _index(write_workspace, {"pkg/main.py": MAIN})
     ctx, buffer, line, col = _ctx(index, "pkg/main.py", MAIN)
     assert unused_imports(ctx) == {"slugify"}
-    res = Retriever(index).retrieve(CursorQuery("pkg/main.py", line, col, buffer), top_k=1, budget_tokens=400)
-    first = res.snippets[0]
-    assert first.path == "pkg/helpers.py" and "def slugify" in first.text
-    # without the signal the same name is not first: the recently used names lead
-    cfg = replace(CFG, body_signals=tuple(s for s in CFG.body_signals if s != "unused"))
-    res = Retriever(index, config=cfg).retrieve(CursorQuery("pkg/main.py", line, col, buffer), top_k=1,
-                                                budget_tokens=400)
+    query = CursorQuery("pkg/main.py", line, col, buffer)
+    # the default ranking (editor defaults: top_k 8, 1,024 tokens): the helper is in the context
+    res = Retriever(index).retrieve(query)
+    assert any(s.path == "pkg/helpers.py" and "def slugify" in s.text for s in res.snippets)
+    # the "unused" signal (off by default: no gain on the benchmark) puts it first
+    with_unused = replace(CFG, body_signals=(*CFG.body_signals, "unused"))
+    res = Retriever(index, config=with_unused).retrieve(query, top_k=1, budget_tokens=400)
+    assert "def slugify" in res.snippets[0].text
+    # without it the same name is not first: the recently used names lead
+    res = Retriever(index).retrieve(query, top_k=1, budget_tokens=400)
     assert "def slugify" not in res.snippets[0].text
 
 
@@ -156,12 +159,15 @@ class Report:
     def header(self, user):
         return format_name(user.first, user.last)
 
+    def title(self):
+        return "Report"
+
     def body(self, user):
         """The report's body."""
         # CURSOR
 
 
-def far_away(url):
+def near(url):
     return parse_url(url)
 
 
@@ -179,8 +185,16 @@ def test_sibling_methods_callees_are_ranked_first(write_workspace) -> None:
     bonus = body_bonuses(ctx, ctx.body, ["format_name", "parse_url"], ["siblings"])
     assert bonus["format_name"] > bonus["parse_url"] == 0.0
     query = CursorQuery("pkg/report.py", line, col, buffer)
+    only_siblings = replace(CFG, body_signals=("siblings",))
+    res = Retriever(index, config=only_siblings).retrieve(query, top_k=2, budget_tokens=400)
+    assert "def format_name" in res.snippets[0].text
+    # by default the buffer PageRank reaches the same name through the class
     res = Retriever(index).retrieve(query, top_k=2, budget_tokens=400)
     assert "def format_name" in res.snippets[0].text
+    # without them the name used nearest to the cursor (in another function) leads
+    no_signals = replace(CFG, body_signals=("fill",))
+    res = Retriever(index, config=no_signals).retrieve(query, top_k=1, budget_tokens=400)
+    assert "def format_name" not in res.snippets[0].text
 
 
 def test_header_terms_rank_the_matching_name(write_workspace) -> None:

@@ -101,6 +101,8 @@ class RetrievalConfig:
     latency_budget_ms: float = 25.0  # past it, remaining slow stages are skipped
     per_source_limit: int = 30  # candidates each source proposes
     # Ranking for an empty function body (body_context.BODY_SIGNALS); remove one to turn it off.
-    body_signals: tuple[str, ...] = ("unused", "header", "siblings", "pagerank", "fill", "header_dense")
+    # The others ("unused", "siblings", "callers", "header_dense") measured no gain on
+    # bench/body_bench.py and stay off (README, Retrieval).
+    body_signals: tuple[str, ...] = ("header", "pagerank", "fill")
     body_fill_limit: int = 160  # graph candidates proposed for an empty body when "fill" is on
     fill_budget: bool = True  # after top_k, keep packing compact definition stubs while the budget lasts

@@ -10,8 +10,8 @@ every gold within N lines.
 Methods, in the same run over the same buffers:
   jaccard-20, bm25-windows   windows ranked against the last 20 lines before the cursor
   aider-repomap              Aider's RepoMap.get_ranked_tags with the edited buffer as the chat file
-  ragls-graph / -lexical / -dense   one ragls source (dense: the header + docstring as the query)
-  ragls-dense-prefix-query   dense with the old query (the lines before the cursor)
+  ragls-graph / -lexical / -dense   one ragls source
+  ragls-dense-header-query   dense with the header + docstring as the query ("header_dense")
   ragls-fused                ragls as configured (all sources, fusion, the dense deadline), top_k 60
                              and 32,000 tokens, cut at the line budget like every method
   ragls-fused-1024-tokens    the editor's defaults: top_k 8, 1,024 tokens (filled with stubs)
@@ -180,7 +180,7 @@ def ragls_methods(ragls: Ragls, dense: bool, ablations: bool) -> dict[str, Calla
            "ragls-lexical": ragls.method(["lexical"], True, text_of)}
     if dense:
         out["ragls-dense"] = ragls.method(["dense"], True, text_of)
-        out["ragls-dense-prefix-query"] = ragls.method(["dense"], True, text_of, disable=("header_dense",))
+        out["ragls-dense-header-query"] = ragls.method(["dense"], True, text_of, enable=("header_dense",))
     out["ragls-fused"] = ragls.method(None, False, text_of)
     # the editor's defaults (top_k 8, 1024 tokens), whose budget packing now fills with stubs
     defaults = ragls.retriever.config

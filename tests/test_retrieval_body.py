@@ -314,3 +314,18 @@ def test_file_lines_cache_sees_a_changed_file(write_workspace) -> None:
     os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
     assert cache.get(index, "pkg/names.py")[0] == "def renamed():"
     assert cache.get(index, "pkg/missing.py") is None
+
+
+def test_an_empty_body_skips_lexical_matching_unless_asked(write_workspace) -> None:
+    index = _index(write_workspace, {"pkg/main.py": MAIN})
+    buffer, line, col = _cursor(MAIN)
+    query = CursorQuery("pkg/main.py", line, col, buffer)
+    res = Retriever(index).retrieve(query)
+    assert "graph" in res.timings and "lexical" not in res.timings
+    res = Retriever(index).retrieve(query, sources=["lexical"])
+    assert "lexical" in res.timings
+    # elsewhere (code before the cursor in the body) lexical runs as before
+    mid = MAIN.replace("    # CURSOR", "    slug = make(title_text)\n    # CURSOR")
+    buffer, line, col = _cursor(mid)
+    res = Retriever(index).retrieve(CursorQuery("pkg/main.py", line, col, buffer))
+    assert "lexical" in res.timings

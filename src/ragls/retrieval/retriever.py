@@ -78,8 +78,8 @@ class Retriever:
 
         cancel.raise_if_cancelled()
         ctx = build_context(self.index, query, cfg)
-        if cfg.body_signals:
-            attach_body(ctx)
+        if cfg.body_signals and attach_body(ctx) is not None and sources is None:
+            wanted = tuple(s for s in wanted if s in cfg.body_sources)
         t = lap("cursor", t0)
         chunk_memo: dict[str, list[ChunkRow]] = {}
         callers_deadline = t0 + cfg.latency_budget_ms * 0.4 / 1000.0  # callers are optional

@@ -10,7 +10,7 @@ Fairness notes:
 - aider reads the chat file from disk; here the stub `io.read_text` returns the task's buffer
   (the prefix for line tasks, the whole edited file for empty-body tasks) for the task file
   and its tags bypass aider's cache, so aider sees exactly what the
-  other methods see (the text up to the cursor).
+  other methods see (the same buffer).
 - The tags cache (`.aider.tags.cache.v*`, diskcache keyed by path + mtime) lives outside the
   sources (`--cache-dir`) and is warmed once before the timed queries, like ragls' persistent
   index; the warm-up time is reported separately.

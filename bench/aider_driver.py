@@ -64,7 +64,14 @@ def run_aider(pkg: Package, limit: int | None = None, cursor: str = "line-start"
     takes seconds per sympy query; its numbers do not change with ragls).
     """
     tasks = load_tasks(pkg, limit, cursor)  # builds the task file if missing
-    out = CACHE_DIR / f"aider-results-{task_path(pkg, cursor).stem.removeprefix('tasks-')}.jsonl"
+    return run_aider_file(pkg, task_path(pkg, cursor), tasks, timeout_s, reuse)
+
+
+def run_aider_file(pkg: Package, tasks_file: Path, tasks: list, timeout_s: float = 7200,
+                   reuse: bool = False) -> tuple[dict, list[dict]]:
+    """`run_aider` over any task file whose records have file, line and a buffer (`tasks` loaded)."""
+    limit = len(tasks)
+    out = CACHE_DIR / f"aider-results-{tasks_file.stem.removeprefix('tasks-')}.jsonl"
     if reuse and out.is_file():
         meta, recs = _read(out)
         if len(recs) >= len(tasks) and all(
@@ -74,7 +81,7 @@ def run_aider(pkg: Package, limit: int | None = None, cursor: str = "line-start"
             return {**meta, "reused": True}, recs[: len(tasks)]
     python = ensure_venv()
     cmd = [
-        str(python), str(SCRIPT), "--root", str(pkg.root), "--tasks", str(task_path(pkg, cursor)),
+        str(python), str(SCRIPT), "--root", str(pkg.root), "--tasks", str(tasks_file),
         "--out", str(out), "--cache-dir", str(CACHE_DIR / "aider-tags" / pkg.name),
     ]
     if limit:

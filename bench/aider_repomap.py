@@ -7,9 +7,10 @@ and writes the ranked definition tags as 1-based `[rel_path, line, line]` spans 
 tag: the line aider shows for it), with the time of that call.
 
 Fairness notes:
-- aider reads the chat file from disk; here the stub `io.read_text` returns the task's prefix
-  buffer for the task file and its tags bypass aider's cache, so aider sees exactly what the
-  other methods see (the text up to the cursor).
+- aider reads the chat file from disk; here the stub `io.read_text` returns the task's buffer
+  (the prefix for line tasks, the whole edited file for empty-body tasks) for the task file
+  and its tags bypass aider's cache, so aider sees exactly what the
+  other methods see (the same buffer).
 - The tags cache (`.aider.tags.cache.v*`, diskcache keyed by path + mtime) lives outside the
   sources (`--cache-dir`) and is warmed once before the timed queries, like ragls' persistent
   index; the warm-up time is reported separately.
@@ -127,9 +128,12 @@ def main() -> int:
         for task in tasks:
             chat = str(root / task["file"])
             others = [f for f in files if f != chat]
-            idents = set(_IDENT.findall(task["buffer_prefix_text"]))
-            io.overrides = {chat: task["buffer_prefix_text"]}
-            rec = {"file": task["file"], "line": task["line"], "symbol": task["symbol"]}
+            # Empty-body tasks (body_tasks.py) hold the whole edited buffer; line tasks a prefix.
+            buffer = task.get("buffer_text") or task["buffer_prefix_text"]
+            idents = set(_IDENT.findall(buffer))
+            io.overrides = {chat: buffer}
+            symbol = task.get("symbol") or task.get("function")
+            rec = {"file": task["file"], "line": task["line"], "symbol": symbol}
             t1 = time.perf_counter()
             try:
                 rec["spans"] = ranked_defs(rm, chat, others, idents, args.max_tags)

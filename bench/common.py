@@ -55,14 +55,21 @@ PACKAGES: dict[str, Package] = {
         Package("rich", "13.9.4", "rich"),
         Package("httpx", "0.28.1", "httpx"),
         Package("flask", "3.1.0", "flask"),
+        # Deep internal imports (issue 9's empty-body tasks): a web framework, a CLI library, a data library.
+        Package("starlette", "0.41.3", "starlette"),
+        Package("click", "8.1.8", "click"),
+        Package("pydantic", "2.10.3", "pydantic"),
     )
 }
 DEFAULT_PACKAGES = ["requests", "flask", "httpx", "rich", "sympy"]
 QUICK_PACKAGES = ["requests", "flask"]
+# The empty-body task set (body_tasks.py) adds the packages with deep internal imports.
+BODY_PACKAGES = ["requests", "flask", "httpx", "rich", "starlette", "click", "pydantic", "sympy"]
 
 
-def select_packages(names: Sequence[str] | None, quick: bool = False) -> list[Package]:
-    chosen = list(names) if names else (QUICK_PACKAGES if quick else DEFAULT_PACKAGES)
+def select_packages(names: Sequence[str] | None, quick: bool = False, body: bool = False) -> list[Package]:
+    default = BODY_PACKAGES if body else DEFAULT_PACKAGES
+    chosen = list(names) if names else (QUICK_PACKAGES if quick else default)
     unknown = [n for n in chosen if n not in PACKAGES]
     if unknown:
         raise SystemExit(f"unknown package(s): {', '.join(unknown)}; known: {', '.join(PACKAGES)}")

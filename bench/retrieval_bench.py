@@ -29,6 +29,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -126,15 +127,28 @@ class Ragls:
         log(f"  embedded {embedded} chunks in {self.info['embed_s']:.1f}s ({len(store)} vectors)")
         return embedder, store
 
-    def method(self, sources: list[str] | None, no_deadline: bool) -> Method:
+    def method(self, sources: list[str] | None, no_deadline: bool,
+               text_of: Callable[[Any], str] | None = None, disable: tuple[str, ...] = (),
+               enable: tuple[str, ...] = (), top_k: int = RAGLS_TOP_K,
+               budget_tokens: int = RAGLS_BUDGET_TOKENS, no_fill_budget: bool = False) -> Method:
+        """A method over `Task`s (or body tasks: `text_of` gives the buffer); body signals off / on."""
+        from dataclasses import replace
+
+        from ragls.retrieval.retriever import Retriever
         from ragls.retrieval.types import CursorQuery
 
         retriever = self.retriever_nodeadline if no_deadline else self.retriever
+        if disable or enable or no_fill_budget:
+            cfg = retriever.config
+            kept = tuple(s for s in cfg.body_signals if s not in disable)
+            cfg = replace(cfg, body_signals=kept + tuple(s for s in enable if s not in kept),
+                          fill_budget=cfg.fill_budget and not no_fill_budget)
+            retriever = Retriever(self.index, retriever.embedder, retriever.vectors, config=cfg)
+        text_of = text_of or (lambda t: t.buffer_prefix_text)
 
         def run(task: Task) -> list[Span]:
-            query = CursorQuery(task.file, task.line, task.col, task.buffer_prefix_text)
-            res = retriever.retrieve(query, top_k=RAGLS_TOP_K, budget_tokens=RAGLS_BUDGET_TOKENS,
-                                          sources=sources)
+            query = CursorQuery(task.file, task.line, task.col, text_of(task))
+            res = retriever.retrieve(query, top_k=top_k, budget_tokens=budget_tokens, sources=sources)
             return [(s.path, s.start_line, s.end_line) for s in res.snippets]
 
         return run

@@ -91,6 +91,28 @@ def find_definitions(
     return symbols(rows)
 
 
+def find_definitions_many(
+    conn: sqlite3.Connection, names: Sequence[str], limit: int, exclude: Collection[str] = ()
+) -> dict[str, list[SymbolRow]]:
+    """`find_definitions` for many names in one query: name -> its first `limit` rows."""
+    out: dict[str, list[SymbolRow]] = {n: [] for n in names}
+    names = list(out)
+    for i in range(0, len(names), 500):  # SQLite's bound-parameter limit
+        part = names[i : i + 500]
+        cond, params = _not_in("f.path", exclude)
+        rows = conn.execute(
+            "SELECT id, path, name, qualname, kind, start_line, end_line, signature, doc FROM ("
+            "SELECT d.id, f.path, d.name, d.qualname, d.kind, d.start_line, d.end_line, d.signature, d.doc, "
+            "ROW_NUMBER() OVER (PARTITION BY d.name ORDER BY f.path, d.start_line) AS rn "
+            f"FROM definitions d JOIN files f ON f.id = d.file_id WHERE {_in('d.name', part)}{cond}"
+            ") WHERE rn <= ? ORDER BY name, path, start_line",
+            (*part, *params, limit),
+        ).fetchall()
+        for row in symbols(rows):
+            out[row.name].append(row)
+    return out
+
+
 def search_definitions(conn: sqlite3.Connection, pattern: str, limit: int) -> list[SymbolRow]:
     """Definitions whose name matches a LIKE pattern (case-insensitive for ASCII)."""
     rows = conn.execute(

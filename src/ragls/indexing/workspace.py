@@ -242,6 +242,15 @@ class WorkspaceIndex(GraphQueries):
         rows += [s for item in overlays.values() for s in item.named(name)]
         return sorted(rows, key=lambda s: (s.path, s.start_line))[:limit]
 
+    def find_definitions_many(self, names: Sequence[str], *, limit: int = 50) -> dict[str, list[SymbolRow]]:
+        """`find_definitions` of each name, in one query (retrieval resolves dozens per request)."""
+        overlays = self._overlays.snapshot()
+        found = q.find_definitions_many(self._conn(), names, limit, overlays)
+        for name, rows in found.items():
+            rows += [s for item in overlays.values() for s in item.named(name)]
+            found[name] = sorted(rows, key=lambda s: (s.path, s.start_line))[:limit]
+        return found
+
     def definitions_in(self, path: str) -> list[SymbolRow]:
         rel = self._rel(path) or ""
         item = self._overlays.get(rel)

@@ -63,7 +63,7 @@ def _aliases(lines: Sequence[str], imp: Import) -> dict[str, str]:
 def _use_score(uses: Sequence[int], cursor_line: int) -> float:
     if not uses:
         return UNUSED_SCORE
-    dist = max(0, cursor_line - max(uses))
+    dist = min(abs(cursor_line - u) for u in uses)
     return 1.0 / (1.0 + dist / RECENCY_LINES) + FREQUENCY_WEIGHT * math.log1p(len(uses))
 
 
@@ -83,8 +83,12 @@ def ranked_names(
     import_rows: Sequence[ImportRow],
     *,
     limit: int = 40,
+    whole_buffer: bool = False,
 ) -> list[NameHint]:
     """Names to resolve for the cursor, best first (at most `limit`).
+
+    `whole_buffer`: uses after the cursor count too (an empty body amid written code),
+    by their distance from the cursor.
 
     `import_rows` are the index's resolved imports of the file; a buffer import counts
     as a workspace import unless a row of the same module resolved to no file (external);
@@ -117,15 +121,16 @@ def ranked_names(
     attr_uses: dict[tuple[str, str], list[int]] = {}
     refs = ctx.parsed.references if ctx.parsed else []
     attr_lines: set[int] = set()
+    last_line = len(ctx.lines) if whole_buffer else ctx.line
     for ref in refs:
-        if ref.line > ctx.line:
+        if ref.line > last_line:
             continue
         if ref.name in imported:
             uses.setdefault(ref.name, []).append(ref.line)
         if ref.name in modules:
             attr_lines.add(ref.line)
     for ln in sorted(attr_lines):
-        text = ctx.lines[ln - 1] if ln < ctx.line else ctx.lines[ln - 1][: ctx.col - 1]
+        text = ctx.lines[ln - 1] if ln != ctx.line else ctx.lines[ln - 1][: ctx.col - 1]
         for m in _ATTR.finditer(text):
             if m.group(1) in modules:
                 attr_uses.setdefault((m.group(1), m.group(2)), []).append(ln)

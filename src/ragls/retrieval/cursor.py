@@ -12,7 +12,7 @@ import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ragls.errors import WorkspaceError
 from ragls.indexing.records import Definition, Import, ParsedFile, content_hash
@@ -62,6 +62,7 @@ class CursorContext:
     signature_names: list[str] = field(default_factory=list)
     imports: list[Import] = field(default_factory=list)
     parsed: ParsedFile | None = None
+    body: Any = None  # body_context.BodyScope when the cursor starts an empty function body
 
     def buffer_lines(self, start: int, end: int) -> str:
         """Lines start..end (1-based inclusive) of the buffer."""

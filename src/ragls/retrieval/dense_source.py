@@ -18,8 +18,15 @@ QUERY_CHARS = 240
 MIN_COSINE = 0.2
 
 
-def dense_query_text(ctx: CursorContext) -> str:
-    """The last lines of the prefix window, at most QUERY_CHARS characters, cut at a line."""
+def dense_query_text(ctx: CursorContext, signals: tuple[str, ...] = ()) -> str:
+    """The last lines of the prefix window, at most QUERY_CHARS characters, cut at a line.
+
+    For an empty body (`ctx.body`, with the "header_dense" signal): the function's header
+    and docstring, which say what the body will do.
+    """
+    if ctx.body is not None and "header_dense" in signals:
+        text = f"{ctx.body.header}\n{ctx.body.doc}".strip()
+        return text[:QUERY_CHARS]
     lines = ctx.window_text.split("\n")[-QUERY_LINES:]
     text = "\n".join(lines)
     if len(text) > QUERY_CHARS:
@@ -42,7 +49,7 @@ def dense_candidates(
     """Nearest chunks by cosine; [] when there is no embedder, no store or no vectors."""
     if embedder is None or not has_vectors(store):
         return []
-    text = dense_query_text(ctx)
+    text = dense_query_text(ctx, config.body_signals)
     if not text.strip():
         return []
     from ragls.models.embeddings import embed_query

@@ -125,6 +125,7 @@ def fuse(
     """
     groups: list[Fused] = []
     by_key: dict[str, Fused] = {}
+    by_path: dict[str, list[Fused]] = {}  # overlap is only possible within a file
     contribs = rrf_contributions(ranked, weights, rrf_k)
     contribs.sort(key=lambda t: -t[2])  # strongest evidence defines each group's range first
     for cand, family, contrib in contribs:
@@ -134,10 +135,11 @@ def fuse(
             continue
         group = by_key.get(cand.key)
         if group is None:
-            group = next((g for g in groups if g.cand.overlaps(cand)), None)
+            group = next((g for g in by_path.get(cand.path, ()) if g.cand.overlaps(cand)), None)
         if group is None:
             group = Fused(cand=cand, score=0.0)
             groups.append(group)
+            by_path.setdefault(cand.path, []).append(group)
         _merge_into(group, cand, family, contrib, max_lines)
         by_key[cand.key] = group
     for g in groups:
@@ -172,10 +174,12 @@ def _lead_first(
 def _collapse(groups: list[Fused], max_lines: int) -> list[Fused]:
     """Groups whose ranges grew into each other after merging become one."""
     out: list[Fused] = []
+    by_path: dict[str, list[Fused]] = {}
     for g in sorted(groups, key=lambda g: -g.score):
-        other = next((o for o in out if o.cand.overlaps(g.cand)), None)
+        other = next((o for o in by_path.get(g.cand.path, ()) if o.cand.overlaps(g.cand)), None)
         if other is None:
             out.append(g)
+            by_path.setdefault(g.cand.path, []).append(g)
             continue
         for fam, c in g.contributions.items():
             other.contributions[fam] = max(other.contributions.get(fam, 0.0), c)

@@ -7,6 +7,11 @@ Edges: a name imported by the buffer, or an attribute of an imported module
 signature (graph:type), a definition of the buffer itself far from the cursor
 (graph:local, cut from the buffer), callees and callers of the enclosing function
 (graph:callee, graph:caller). Long definitions are proposed as stubs (`stubs`).
+
+At the start of an empty function body (`ctx.body`, see `body_context`) every imported name
+is resolved, uses after the cursor count too, the body signals add to each name's score,
+names past the first few come as header-only stubs, and the other definitions of the
+imported modules fill the rest (graph:fill).
 """
 
 from __future__ import annotations
@@ -17,10 +22,11 @@ from collections.abc import Callable, Collection
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
-from ragls.indexing.records import ChunkRow, Definition, SymbolRow
+from ragls.indexing.records import ChunkRow, Definition, ImportRow, SymbolRow
+from ragls.retrieval.body_context import body_bonuses, header_similarity
 from ragls.retrieval.buffer_names import ranked_names
 from ragls.retrieval.cursor import CursorContext
-from ragls.retrieval.stubs import definition_candidate
+from ragls.retrieval.stubs import definition_candidate, header_end
 from ragls.retrieval.symbol_lookup import NameResolver
 from ragls.retrieval.types import Candidate, RetrievalConfig
 
@@ -33,6 +39,12 @@ EDGE_WEIGHTS = {"import": 1.0, "ref": 0.9, "type": 0.8, "local": 0.6, "callee": 
 CALLER_CONTEXT = 2  # lines kept on each side of a call site
 MAX_NAMES = 40  # names resolved per request (each is at most one query, memoised)
 BIG_CHUNK_FACTOR = 3  # a chunk this many times larger than the definition: cut the definition
+MAX_BODY_NAMES = 120  # names resolved for an empty body (every imported name, usually)
+MAX_FILL_FILES = 8  # imported modules whose other definitions fill the budget
+FILL_SCORE = 0.05  # below any named definition (those score >= ~0.15)
+FILL_KINDS = frozenset({"function", "class"})
+HEADER_LIFT = 0.5  # a module member sharing most terms with the header ranks among the named
+BODY_FULL_NAMES = 8  # for an empty body, names past this rank come as header-only stubs
 
 
 ChunkLookup = Callable[[str], list[ChunkRow]]
@@ -120,13 +132,15 @@ def graph_candidates(
         if c is not None and (c.key not in out or c.score > out[c.key].score):
             out[c.key] = c
 
-    def add_symbol(sym: SymbolRow, score: float, tag: str) -> None:
+    def add_symbol(sym: SymbolRow, score: float, tag: str, compact: bool = False) -> None:
         if sym.path == ctx.path or (sym.path, sym.start_line) in seen_syms:
             return  # the current file is taken from the buffer, never from the index
         seen_syms.add((sym.path, sym.start_line))
         lines = resolver.lines_of(sym.path)
         cand = None
-        if lines is not None:
+        if lines is not None and compact:
+            cand = header_stub(sym, lines, score, tag)
+        elif lines is not None:
             cand = definition_candidate(
                 sym.path, lines, sym.start_line, sym.end_line, score=score, tag=tag, symbol=sym.qualname,
                 signature=sym.signature, doc=sym.doc, max_lines=max_lines,
@@ -142,17 +156,29 @@ def graph_candidates(
                     from_buffer=True,
                 ))
 
-    hints = ranked_names(ctx, rows, limit=MAX_NAMES)
-    for h in hints:
+    body = ctx.body
+    signals = set(config.body_signals) if body is not None else set()
+    if body is not None:
+        hints = ranked_names(ctx, rows, limit=MAX_BODY_NAMES, whole_buffer=True)
+        bonus = body_bonuses(ctx, body, [h.name for h in hints], signals)
+        for h in hints:
+            h.score += bonus.get(h.name, 0.0)
+        hints.sort(key=lambda h: (-h.score, h.name))
+        limit = config.body_fill_limit if "fill" in signals else limit
+    else:
+        hints = ranked_names(ctx, rows, limit=MAX_NAMES)
+    resolver.prefetch(h.name for h in hints)
+    for rank, h in enumerate(hints):
         if h.edge in ("ref", "type") and h.name in local_defs:
             add_local(h.name, h.score * EDGE_WEIGHTS["local"])
             continue
+        compact = body is not None and rank >= BODY_FULL_NAMES
         syms = resolver.resolve_in(h.name, h.targets) if h.edge == "attr" else resolver.resolve(h.name)
         if not syms and h.edge == "import" and h.module:  # an import the index has not resolved (unsaved)
             syms = [s for s in resolver.definitions_named(h.name) if _module_matches(s.path, h.module)]
         for sym in syms[:2]:
             tag = "import" if h.edge in ("import", "attr") or sym.path in targets else h.edge
-            add_symbol(sym, h.score * EDGE_WEIGHTS[tag], f"graph:{tag}")
+            add_symbol(sym, h.score * EDGE_WEIGHTS[tag], f"graph:{tag}", compact)
     named = {h.name for h in hints}
     for i, name in enumerate(_callee_names(ctx, named)):
         score = EDGE_WEIGHTS["callee"] / (1 + 0.1 * i)
@@ -161,10 +187,64 @@ def graph_candidates(
             continue
         for sym in resolver.resolve(name)[:2]:
             add_symbol(sym, score, "graph:callee")
-    if deadline is None or time.perf_counter() < deadline:
+    if (body is None or "callers" in signals) and (deadline is None or time.perf_counter() < deadline):
         _callers(index, ctx, add, chunks_in)
+    if "fill" in signals:
+        fill_candidates(index, ctx, rows, resolver, add, seen_syms, limit - len(out), "header" in signals)
     ranked = sorted(out.values(), key=lambda c: (-c.score, c.path, c.start_line))
     return ranked[:limit]
+
+
+def fill_candidates(
+    index: WorkspaceIndex, ctx: CursorContext, rows: list[ImportRow], resolver: NameResolver,
+    add: Callable[[Candidate | None], None], seen: set[tuple[str, int]], room: int, header: bool = True,
+) -> None:
+    """Header-only stubs of the other top-level definitions of the imported modules (budget filler).
+
+    Files imported as modules (`from . import utils`, `import pkg.x as m`) first, then the
+    targets of `from m import x`; within them, definitions whose names share terms with the
+    function's header first. Scores stay below the named definitions, except that a member
+    sharing at least half its subwords with the header (with the "header" signal) is lifted
+    among them.
+    """
+    body = ctx.body
+    module_files = [t for r in rows if not r.names for t in r.targets]
+    name_files = [t for r in rows if r.names for t in r.targets]
+    files = list(dict.fromkeys([*module_files, *name_files]))[:MAX_FILL_FILES]
+    scored: list[tuple[float, int, SymbolRow]] = []
+    for fi, path in enumerate(files):
+        if path == ctx.path:
+            continue
+        file_weight = (1.0 if path in module_files else 0.6) / (1.0 + 0.05 * fi)
+        for sym in index.definitions_in(path):
+            if sym.qualname != sym.name or sym.kind not in FILL_KINDS or (sym.path, sym.start_line) in seen:
+                continue
+            sim = header_similarity(sym.name, body.terms) if body is not None and header else 0.0
+            private = 0.5 if sym.name.startswith("_") else 1.0
+            # a member named like the header competes with the named definitions
+            lift = HEADER_LIFT * sim if sim >= 0.5 else 0.0
+            scored.append((file_weight * private * (FILL_SCORE * (1.0 + sim) + lift), -sym.start_line, sym))
+    scored.sort(key=lambda t: (-t[0], t[2].path, -t[1]))
+    for score, _line, sym in scored[: max(0, room)]:
+        lines = resolver.lines_of(sym.path)
+        if lines is None:
+            continue
+        seen.add((sym.path, sym.start_line))
+        add(header_stub(sym, lines, score, "graph:fill"))
+
+
+def header_stub(sym: SymbolRow, lines: list[str], score: float, tag: str, max_lines: int = 60) -> Candidate:
+    """The definition's header lines only (the most compact stub), the whole kept as `body`."""
+    end = header_end(lines, sym.start_line, sym.end_line)
+    longer = sym.end_line > end
+    return Candidate(
+        path=sym.path, start_line=sym.start_line, end_line=end,
+        text="\n".join(lines[sym.start_line - 1 : end]), score=score, sources=[tag],
+        symbol=sym.qualname, signature=sym.signature, doc=sym.doc,
+        full_end=min(sym.end_line, sym.start_line + max_lines - 1) if longer else None,
+        body="\n".join(lines[sym.start_line - 1 : min(sym.end_line, sym.start_line + max_lines - 1)])
+        if longer else "",
+    )
 
 
 def _callee_names(ctx: CursorContext, skip: Collection[str], limit: int = 8) -> list[str]:

@@ -14,6 +14,7 @@ log = logging.getLogger(__name__)
 CountTokens = Callable[[str], int]
 
 BODIES = 2  # whole definitions added after the stubs, when the budget allows
+FILL_MAX_LINES = 8  # past top_k, only candidates this short fill the rest of the budget
 _HASH_COMMENT = (".py", ".pyi", ".rb", ".sh", ".toml", ".yaml", ".yml", ".r")
 
 
@@ -71,8 +72,13 @@ def pack(
     count_tokens: CountTokens = heuristic_tokens,
     max_snippet_lines: int = 60,
     signature_only_over_lines: int = 40,
+    fill_budget: bool = False,
 ) -> list[Snippet]:
     """Best first, greedily: full text if it fits, else condensed if that fits, else skip.
+
+    `fill_budget`: once `top_k` snippets are in, keep adding the next candidates that are
+    compact (stubs and definitions of at most FILL_MAX_LINES lines) while the budget lasts,
+    so a larger budget buys more definitions instead of nothing.
 
     Stubs (headers of long definitions, see `stubs`) are packed as they are; then, budget
     and `top_k` permitting, the whole bodies of the best BODIES stubs follow as their own
@@ -110,6 +116,17 @@ def pack(
                                sources=list(f.sources), text=c.body, symbol=c.symbol))
             used += cost
     fill(top_k)
+    if fill_budget:
+        for rank, f in queue[done:]:
+            left = budget_tokens - used
+            if left <= 0:
+                break
+            if f.cand.end_line - f.cand.start_line + 1 > FILL_MAX_LINES:
+                continue
+            snippet = _fit(f, rank, left, count_tokens, max_snippet_lines, signature_only_over_lines)
+            if snippet is not None:
+                out.append(snippet)
+                used += count_tokens(snippet.text)
     log.debug("packed %d of %d candidates into %d/%d tokens", len(out), len(fused), used, budget_tokens)
     return out
 

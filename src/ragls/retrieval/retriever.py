@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ragls.cancel import NEVER, CancelToken
 from ragls.errors import Cancelled, RaglsError
 from ragls.indexing.records import ChunkRow
+from ragls.retrieval.body_context import attach_body
 from ragls.retrieval.cursor import CursorContext, build_context
 from ragls.retrieval.dense_source import dense_candidates, has_vectors
 from ragls.retrieval.fusion import fuse
@@ -77,6 +78,8 @@ class Retriever:
 
         cancel.raise_if_cancelled()
         ctx = build_context(self.index, query, cfg)
+        if cfg.body_signals and attach_body(ctx) is not None and sources is None:
+            wanted = tuple(s for s in wanted if s in cfg.body_sources)
         t = lap("cursor", t0)
         chunk_memo: dict[str, list[ChunkRow]] = {}
         callers_deadline = t0 + cfg.latency_budget_ms * 0.4 / 1000.0  # callers are optional
@@ -128,6 +131,7 @@ class Retriever:
             count_tokens=self.count_tokens,
             max_snippet_lines=cfg.max_snippet_lines,
             signature_only_over_lines=cfg.signature_only_over_lines,
+            fill_budget=cfg.fill_budget,
         )
         lap("packing", t)
         elapsed = (time.perf_counter() - t0) * 1000.0

@@ -9,6 +9,10 @@ buffer, not from here.
 from __future__ import annotations
 
 import logging
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from ragls.indexing.records import ImportRow, SymbolRow
@@ -45,11 +49,32 @@ class NameResolver:
         return rows
 
     def lines_of(self, path: str) -> list[str] | None:
-        """The file's text as lines (overlay, else disk), once per request."""
+        """The file's text as lines (overlay, else disk), once per request.
+
+        Disk files are kept across requests (`FILE_LINES`, keyed by mtime and size): an
+        empty body asks for the headers of definitions in dozens of files.
+        """
         if path not in self._lines:
-            text = self.index.read_text(path)
-            self._lines[path] = text.split("\n") if text is not None else None
+            text = self.index.overlay_text(path)
+            if text is not None:
+                self._lines[path] = text.split("\n")
+            else:
+                self._lines[path] = FILE_LINES.get(self.index, path)
         return self._lines[path]
+
+    def prefetch(self, names: Iterable[str]) -> None:
+        """Look up many names in one index query (`find_definitions_many`), for `definitions_named`."""
+        todo = [n for n in dict.fromkeys(names) if n not in self._found]
+        many = getattr(self.index, "find_definitions_many", None)
+        if len(todo) < 2 or many is None:
+            return
+        try:
+            found = many(todo, limit=self.FIND_LIMIT)
+        except Exception:
+            log.debug("find_definitions_many failed", exc_info=True)
+            return
+        for name, rows in found.items():
+            self._found[name] = [d for d in rows if d.path != self.path]
 
     def definitions_named(self, name: str) -> list[SymbolRow]:
         """Definitions of `name` outside the current file (one query, memoised)."""
@@ -98,3 +123,37 @@ class NameResolver:
         if explicit and len(defs) >= self.FIND_LIMIT - 1:  # too common for the cut: ask the index
             return [d for d in self.index.resolve_name(self.path, name) if d.path != self.path]
         return defs if len(defs) == 1 else []
+
+
+class FileLinesCache:
+    """path -> lines of disk files, bounded (LRU), checked against mtime and size on each use."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._items: OrderedDict[str, tuple[int, int, list[str]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, index: WorkspaceIndex, path: str) -> list[str] | None:
+        full = str(index.root / path)
+        try:
+            st = os.stat(full)
+        except OSError:
+            text = index.read_text(path)
+            return text.split("\n") if text is not None else None
+        with self._lock:
+            hit = self._items.get(full)
+            if hit is not None and hit[0] == st.st_mtime_ns and hit[1] == st.st_size:
+                self._items.move_to_end(full)
+                return hit[2]
+        text = index.read_text(path)
+        if text is None:
+            return None
+        lines = text.split("\n")
+        with self._lock:
+            self._items[full] = (st.st_mtime_ns, st.st_size, lines)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return lines
+
+
+FILE_LINES = FileLinesCache()

@@ -100,3 +100,12 @@ class RetrievalConfig:
     signature_only_over_lines: int = 40  # longer definitions may be condensed to fit the budget
     latency_budget_ms: float = 25.0  # past it, remaining slow stages are skipped
     per_source_limit: int = 30  # candidates each source proposes
+    # Ranking for an empty function body (body_context.BODY_SIGNALS); remove one to turn it off.
+    # The others ("unused", "siblings", "callers", "header_dense") measured no gain on
+    # bench/body_bench.py and stay off (README, Retrieval).
+    body_signals: tuple[str, ...] = ("header", "pagerank", "fill")
+    # Sources for an empty body when the caller names none: lexical matching of the lines
+    # before the cursor found nothing the graph did not (bench/body_bench.py) and costs ~8 ms.
+    body_sources: tuple[str, ...] = ("graph", "dense", "recent")
+    body_fill_limit: int = 160  # graph candidates proposed for an empty body when "fill" is on
+    fill_budget: bool = True  # after top_k, keep packing compact definition stubs while the budget lasts

@@ -6,6 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ragls.indexing.workspace import WorkspaceIndex
+from ragls.models.backend import estimate_tokens
 from ragls.retrieval.body_context import (
     attach_body,
     body_bonuses,
@@ -18,7 +19,7 @@ from ragls.retrieval.body_context import (
 from ragls.retrieval.cursor import build_context
 from ragls.retrieval.dense_source import dense_query_text
 from ragls.retrieval.fusion import Fused
-from ragls.retrieval.packing import heuristic_tokens, pack
+from ragls.retrieval.packing import pack
 from ragls.retrieval.retriever import Retriever
 from ragls.retrieval.types import Candidate, CursorQuery, RetrievalConfig
 
@@ -264,10 +265,10 @@ def _fused(i: int, lines: int = 2) -> Fused:
 
 def test_packing_fills_the_budget_to_its_end() -> None:
     fused = [_fused(i) for i in range(40)]
-    one = heuristic_tokens(fused[0].cand.text)
+    one = estimate_tokens(fused[0].cand.text)
     budget = 10 * one + one // 2
     out = pack(fused, budget_tokens=budget, top_k=3, fill_budget=True)
-    used = sum(heuristic_tokens(s.text) for s in out)
+    used = sum(estimate_tokens(s.text) for s in out)
     assert len(out) == 10 and budget - used < one  # nothing more fits
     assert [s.path for s in out] == [f"m{i}.py" for i in range(10)]  # in rank order
     assert len(pack(fused, budget_tokens=budget, top_k=3)) == 3  # without filling: top_k

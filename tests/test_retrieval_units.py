@@ -8,6 +8,7 @@ import pytest
 
 from ragls.errors import WorkspaceError
 from ragls.indexing.records import Definition
+from ragls.models.backend import estimate_tokens
 from ragls.retrieval.cursor import (
     enclosing_definition,
     near_identifiers,
@@ -16,7 +17,7 @@ from ragls.retrieval.cursor import (
     split_buffer,
 )
 from ragls.retrieval.fusion import fuse, rrf_contributions, source_family
-from ragls.retrieval.packing import condense, heuristic_tokens, pack
+from ragls.retrieval.packing import condense, pack
 from ragls.retrieval.types import Candidate, Snippet
 
 W = {"graph": 1.0, "dense": 0.7, "lexical": 0.6, "recent": 0.3}
@@ -165,10 +166,10 @@ def _fused(cands: list[Candidate]):
 def test_pack_respects_budget_and_top_k() -> None:
     cands = [cand(f"f{i}.py", 1, 10, score=10 - i) for i in range(6)]
     fused = _fused(cands)
-    each = heuristic_tokens(cands[0].text)
+    each = estimate_tokens(cands[0].text)
     out = pack(fused, budget_tokens=each * 3 + 1, top_k=8)
     assert [s.path for s in out] == ["f0.py", "f1.py", "f2.py"]
-    assert sum(heuristic_tokens(s.text) for s in out) <= each * 3 + 1
+    assert sum(estimate_tokens(s.text) for s in out) <= each * 3 + 1
     assert len(pack(fused, budget_tokens=10_000, top_k=2)) == 2
     assert all(isinstance(s, Snippet) for s in out)
     assert out[0].score >= out[1].score >= out[2].score
@@ -178,13 +179,13 @@ def test_pack_condenses_long_definition_that_does_not_fit() -> None:
     body = "\n".join(f"    x{i} = compute_value({i})" for i in range(30))
     text = f'def big(a, b):\n    """Compute the big thing."""\n{body}\n    return a'
     c = cand("big.py", 1, 33, text=text, signature="def big(a, b):", doc="Compute the big thing.")
-    full = heuristic_tokens(text)
+    full = estimate_tokens(text)
     out = pack(_fused([c]), budget_tokens=full // 3, top_k=8)
     assert len(out) == 1
     s = out[0]
     assert s.text.startswith('def big(a, b):\n    """Compute the big thing."""')
     assert s.text.rstrip().endswith("more lines)") and "    # ..." in s.text
-    assert heuristic_tokens(s.text) <= full // 3
+    assert estimate_tokens(s.text) <= full // 3
     assert (s.start_line, s.end_line) == (1, 33)
 
 
@@ -266,5 +267,5 @@ def test_pack_adds_whole_body_of_best_stub_after_stubs() -> None:
     assert [(s.path, s.start_line, s.end_line) for s in out] == [
         ("big.py", 1, 2), ("b.py", 1, 1), ("c.py", 1, 1), ("big.py", 1, 20)]
     assert out[-1].text == body
-    tight = pack(_fused(stubs), budget_tokens=heuristic_tokens(stubs[0].text) + 20, top_k=8)
+    tight = pack(_fused(stubs), budget_tokens=estimate_tokens(stubs[0].text) + 20, top_k=8)
     assert all(s.end_line - s.start_line < 19 for s in tight)  # no room: stubs only

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,7 +97,7 @@ CHARS_PER_TOKEN = 3.5  # code, on average, for the tokenizers ragls meets
 
 def estimate_tokens(text: str) -> int:
     """The one token estimate, for when no tokenizer is at hand (remote models, before a load)."""
-    return int(len(text) / CHARS_PER_TOKEN + 0.999) if text else 0
+    return math.ceil(len(text) / CHARS_PER_TOKEN)
 
 
 def cut_at_stop(text: str, stops: list[str]) -> tuple[str, bool]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ragls.errors import WorkspaceError
 from ragls.indexing.records import Definition, Import, ParsedFile, content_hash
 from ragls.indexing.tokens import STOPWORDS
+from ragls.lru import LRUCache
 from ragls.retrieval.types import CursorQuery, RetrievalConfig
 
 if TYPE_CHECKING:
@@ -38,8 +38,8 @@ _NOISE_TEXT = """
 """
 NOISE_WORDS = frozenset(_NOISE_TEXT.split())
 
-_PARSE_CACHE: OrderedDict[tuple[str, str], ParsedFile | None] = OrderedDict()
-_PARSE_CACHE_SIZE = 16
+# (path, content hash) -> (parse or None when parsing failed)
+_PARSE_CACHE: LRUCache[tuple[str, str], tuple[ParsedFile | None]] = LRUCache(16)
 
 
 @dataclass
@@ -204,9 +204,9 @@ def parse_buffer(path: str, text: str, language: str | None) -> ParsedFile | Non
     if language is None:
         return None
     key = (path, content_hash(text))
-    if key in _PARSE_CACHE:
-        _PARSE_CACHE.move_to_end(key)
-        return _PARSE_CACHE[key]
+    hit = _PARSE_CACHE.get(key)
+    if hit is not None:
+        return hit[0]
     try:
         from ragls.indexing.parser import parse_source
 
@@ -214,9 +214,7 @@ def parse_buffer(path: str, text: str, language: str | None) -> ParsedFile | Non
     except Exception:  # a broken grammar must not sink retrieval
         log.warning("cannot parse buffer %s", path, exc_info=True)
         parsed = None
-    _PARSE_CACHE[key] = parsed
-    if len(_PARSE_CACHE) > _PARSE_CACHE_SIZE:
-        _PARSE_CACHE.popitem(last=False)
+    _PARSE_CACHE.put(key, (parsed,))
     return parsed
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable, Sequence
 
+from ragls.models.backend import estimate_tokens
 from ragls.retrieval.fusion import Fused
 from ragls.retrieval.types import Snippet
 
@@ -16,11 +16,6 @@ CountTokens = Callable[[str], int]
 BODIES = 2  # whole definitions added after the stubs, when the budget allows
 FILL_MAX_LINES = 8  # past top_k, only candidates this short fill the rest of the budget
 _HASH_COMMENT = (".py", ".pyi", ".rb", ".sh", ".toml", ".yaml", ".yml", ".r")
-
-
-def heuristic_tokens(text: str) -> int:
-    """Cheap token estimate: one token per 3.5 characters, rounded up."""
-    return math.ceil(len(text) / 3.5)
 
 
 def comment_prefix(path: str) -> str:
@@ -69,7 +64,7 @@ def pack(
     *,
     budget_tokens: int,
     top_k: int,
-    count_tokens: CountTokens = heuristic_tokens,
+    count_tokens: CountTokens = estimate_tokens,
     max_snippet_lines: int = 60,
     signature_only_over_lines: int = 40,
     fill_budget: bool = False,

@@ -19,13 +19,14 @@ from typing import TYPE_CHECKING, Any
 from ragls.cancel import NEVER, CancelToken
 from ragls.errors import Cancelled, RaglsError
 from ragls.indexing.records import ChunkRow
+from ragls.models.backend import estimate_tokens
 from ragls.retrieval.body_context import attach_body
 from ragls.retrieval.cursor import CursorContext, build_context
 from ragls.retrieval.dense_source import dense_candidates, has_vectors
 from ragls.retrieval.fusion import fuse
 from ragls.retrieval.graph_source import graph_candidates
 from ragls.retrieval.lexical_source import lexical_candidates, recent_candidates
-from ragls.retrieval.packing import heuristic_tokens, pack
+from ragls.retrieval.packing import pack
 from ragls.retrieval.types import Candidate, CursorQuery, RetrievalConfig, RetrievalResult
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ class Retriever:
         self.embedder = embedder
         self.vectors = vectors
         self.config = config or RetrievalConfig()
-        self.count_tokens = count_tokens or heuristic_tokens
+        self.count_tokens = count_tokens or estimate_tokens
         self._dense_pool: ThreadPoolExecutor | None = None
         self._dense_last: Future[list[Candidate]] | None = None
         self._dense_lock = threading.Lock()

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
-from collections import OrderedDict
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from ragls.indexing.records import ImportRow, SymbolRow
+from ragls.lru import LRUCache
 
 if TYPE_CHECKING:
     from ragls.indexing.workspace import WorkspaceIndex
@@ -129,9 +128,7 @@ class FileLinesCache:
     """path -> lines of disk files, bounded (LRU), checked against mtime and size on each use."""
 
     def __init__(self, size: int = 256) -> None:
-        self.size = size
-        self._items: OrderedDict[str, tuple[int, int, list[str]]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._items: LRUCache[str, tuple[int, int, list[str]]] = LRUCache(size)
 
     def get(self, index: WorkspaceIndex, path: str) -> list[str] | None:
         full = str(index.root / path)
@@ -140,19 +137,14 @@ class FileLinesCache:
         except OSError:
             text = index.read_text(path)
             return text.split("\n") if text is not None else None
-        with self._lock:
-            hit = self._items.get(full)
-            if hit is not None and hit[0] == st.st_mtime_ns and hit[1] == st.st_size:
-                self._items.move_to_end(full)
-                return hit[2]
+        hit = self._items.get(full)
+        if hit is not None and hit[0] == st.st_mtime_ns and hit[1] == st.st_size:
+            return hit[2]
         text = index.read_text(path)
         if text is None:
             return None
         lines = text.split("\n")
-        with self._lock:
-            self._items[full] = (st.st_mtime_ns, st.st_size, lines)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+        self._items.put(full, (st.st_mtime_ns, st.st_size, lines))
         return lines
 
 

@@ -3,6 +3,7 @@ vector file, a cache folder that cannot be written, and old indexes of deleted w
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -48,6 +49,17 @@ def _rows_committed(db: Path) -> int:
         return 0
 
 
+def _group_gone(pgid: int, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def test_kill_9_while_indexing_leaves_an_index_the_next_start_completes(tmp_path: Path) -> None:
     n_files = 300
     root = tmp_path / "ws"
@@ -58,17 +70,25 @@ def test_kill_9_while_indexing_leaves_an_index_the_next_start_completes(tmp_path
     rng = random.Random(7)
     kills = 0
     for _attempt in range(3):  # kill at a different moment each time, resuming the same index
-        child = subprocess.Popen([sys.executable, str(HELPER), "index", str(root)], stdout=subprocess.PIPE)
-        before = _rows_committed(db)
-        deadline = time.monotonic() + 60
-        target = before + rng.randrange(1, 60)
-        while time.monotonic() < deadline and child.poll() is None and _rows_committed(db) < target:
-            time.sleep(0.01)
-        time.sleep(rng.random() * 0.05)
-        if child.poll() is None:
-            child.send_signal(signal.SIGKILL)
-            kills += 1
-        child.wait(30)
+        child = subprocess.Popen(
+            [sys.executable, str(HELPER), "index", str(root)], stdout=subprocess.PIPE, start_new_session=True
+        )
+        try:
+            before = _rows_committed(db)
+            deadline = time.monotonic() + 60
+            target = before + rng.randrange(1, 60)
+            while time.monotonic() < deadline and child.poll() is None and _rows_committed(db) < target:
+                time.sleep(0.01)
+            time.sleep(rng.random() * 0.05)
+            if child.poll() is None:
+                child.send_signal(signal.SIGKILL)  # the indexer only, as kill -9 <pid> does
+                kills += 1
+            child.wait(30)
+            # its parsing workers must not outlive it (they would wait on their queue forever)
+            assert _group_gone(child.pid, timeout_s=10), "pool workers outlived the killed indexer"
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGKILL)
     assert kills >= 1, "the indexer always finished before it could be killed"
     with WorkspaceIndex.open(root) as index:
         assert index._conn().execute("PRAGMA integrity_check").fetchone()[0] == "ok"

@@ -58,10 +58,13 @@ class WorkspaceIndex(GraphQueries):
         path = path.resolve()
         config = config or IndexConfig()
         index_dir = index_dir_for(path, config)
+        store: Store | None = None
         try:
             store = Store(index_dir)
             record_use(index_dir, path)
         except (sqlite3.Error, OSError) as exc:
+            if store is not None:
+                store.close()
             logger.warning(
                 "cannot write the index in %s (%s): keeping it in memory, not persisted", index_dir, exc
             )

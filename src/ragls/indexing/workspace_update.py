@@ -102,6 +102,19 @@ def _pool_context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("forkserver")
 
 
+def _exit_with_parent(poll_s: float = 0.5) -> None:
+    """In a pool worker: exit when the process that started it is gone (killed with SIGKILL,
+    it cannot stop its workers, which would otherwise wait on their queue forever)."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_s)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="ragls-parent-watch", daemon=True).start()
+
+
 def _load_all(root: str, todo: list[tuple[str, FileState | None]], config: IndexConfig) -> Iterator[Loaded]:
     in_process = len(todo) <= POOL_MIN_FILES
     args = [
@@ -111,7 +124,9 @@ def _load_all(root: str, todo: list[tuple[str, FileState | None]], config: Index
     if in_process:
         yield from map(_load_star, args)
         return
-    with ProcessPoolExecutor(max_workers=POOL_WORKERS, mp_context=_pool_context()) as pool:
+    with ProcessPoolExecutor(
+        max_workers=POOL_WORKERS, mp_context=_pool_context(), initializer=_exit_with_parent
+    ) as pool:
         yield from pool.map(_load_star, args, chunksize=8)
 
 

@@ -164,6 +164,7 @@ class CompletionEngine:
         self.typed_ahead = TypedAhead()
         self._sticky = StickyContext()
         self._line_context: LRUCache[tuple[str, int, int, int], list[Snippet]] = LRUCache(64)
+        self._memos: LRUCache[tuple[Any, ...], Any] = LRUCache(512)
 
     # --- the request path -------------------------------------------------------------------
 
@@ -288,11 +289,13 @@ class CompletionEngine:
         target = self.prompt_tokens_target()
         n_ctx = getattr(self.backend, "n_ctx", None)
         if target is not None:
-            prefix = trim_lines(self.backend, prefix, int(target * PREFIX_SHARE), keep="end", align=align)
-            suffix = trim_lines(self.backend, suffix, int(target * SUFFIX_SHARE), keep="start")
+            prefix = self._trim_prefix(prefix, int(target * PREFIX_SHARE), align)
+            suffix = self._memo(("suffix", suffix, target), lambda: trim_lines(
+                self.backend, suffix, int(target * SUFFIX_SHARE), keep="start"))
         elif isinstance(n_ctx, int):  # the code around the cursor always gets at least half the window
-            prefix = trim_lines(self.backend, prefix, n_ctx // 2, keep="end", align=align)
-            suffix = trim_lines(self.backend, suffix, n_ctx // 8, keep="start")
+            prefix = self._trim_prefix(prefix, n_ctx // 2, align)
+            suffix = self._memo(("suffix", suffix, n_ctx), lambda: trim_lines(
+                self.backend, suffix, n_ctx // 8, keep="start"))
         snippets = self._fit(snippets, prefix, suffix)
         text = build_prompt(
             self.backend.template,
@@ -305,12 +308,32 @@ class CompletionEngine:
         )
         return Prompt(text, stable_head(text, prefix, self.backend.template), prefix, suffix, snippets)
 
+    def _memo(self, key: tuple[Any, ...], compute: Any) -> Any:
+        """`compute()` once per key: what stays the same while the user types along a line."""
+        value = self._memos.get(key)
+        if value is None:
+            value = compute()
+            self._memos.put(key, value)
+        return value
+
+    def _count(self, text: str) -> int:
+        return self._memo(("tokens", text), lambda: self.backend.count_tokens(text))
+
+    def _trim_prefix(self, prefix: str, budget: int, align: int) -> str:
+        """The prefix within `budget` tokens; the lines above the cursor line are trimmed once."""
+        head, sep, line = prefix.rpartition("\n")
+        if not sep:
+            return trim_lines(self.backend, prefix, budget, keep="end", align=align)
+        kept = self._memo(("head", head, budget, align), lambda: trim_lines(
+            self.backend, head + "\n", budget, keep="end", align=align))
+        return kept + line
+
     def _fit(self, snippets: Sequence[Snippet], prefix: str, suffix: str) -> list[Snippet]:
         """The best snippets that fit the model's window beside the code (each counted once)."""
         n_ctx = getattr(self.backend, "n_ctx", None)
         if not isinstance(n_ctx, int) or not snippets:
             return list(snippets)
-        count = self.backend.count_tokens
+        count = self._count
         room = n_ctx - self.max_tokens - count(prefix) - count(suffix) - 32
         kept: list[Snippet] = []
         for s in snippets:

@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "ragls.cli.models_cmd",  # models
     "ragls.cli.serve_cmd",  # serve
     "ragls.cli.demo_cmd",  # demo
+    "ragls.cli.verify_cmds",  # tests, fix
 )
 
 

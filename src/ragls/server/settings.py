@@ -67,12 +67,27 @@ class IndexSettings:
 
 
 @dataclass(frozen=True)
+class VerifySettings:
+    """Generated tests and fixes are run before they are offered (trusted workspaces only)."""
+
+    test_candidates: int = 2  # best-of-N test files
+    test_repair_rounds: int = 2
+    fix_candidates: int = 3  # best-of-N patches
+    fix_repair_rounds: int = 1
+    allow_unverified_fixes: bool = False  # offer "Fix (unverified: no test covers this)"
+    timeout_s: int = 60  # wall clock per test run
+    cpu_s: int = 120
+    memory_mb: int = 4096
+
+
+@dataclass(frozen=True)
 class Settings:
     model: ModelSettings = field(default_factory=ModelSettings)
     context: ContextSettings = field(default_factory=ContextSettings)
     embeddings: EmbeddingSettings = field(default_factory=EmbeddingSettings)
     completion: CompletionSettings = field(default_factory=CompletionSettings)
     index: IndexSettings = field(default_factory=IndexSettings)
+    verify: VerifySettings = field(default_factory=VerifySettings)
     test_command: str | None = None
     log_level: str = "info"
     # The client vouches for the workspace (VS Code workspace trust, a Neovim setting): only then
@@ -197,6 +212,19 @@ SCHEMA: dict[str, tuple[type, dict[str, tuple[str, Check]]]] = {
             "languages": ("languages", _opt_str_list),
             "maxFileBytes": ("max_file_bytes", _int(1, 1 << 31)),
             "inWorkspace": ("in_workspace", _bool),
+        },
+    ),
+    "verify": (
+        VerifySettings,
+        {
+            "testCandidates": ("test_candidates", _int(1, 16)),
+            "testRepairRounds": ("test_repair_rounds", _int(0, 5)),
+            "fixCandidates": ("fix_candidates", _int(1, 16)),
+            "fixRepairRounds": ("fix_repair_rounds", _int(0, 5)),
+            "allowUnverifiedFixes": ("allow_unverified_fixes", _bool),
+            "timeoutS": ("timeout_s", _int(1, 3600)),
+            "cpuS": ("cpu_s", _int(1, 36_000)),
+            "memoryMb": ("memory_mb", _int(64, 1 << 20)),
         },
     ),
 }

@@ -28,7 +28,9 @@ def _py(code: str) -> list[str]:
 def test_overlays_apply_to_the_copy_only(ws: Path) -> None:
     with Sandbox(ws, {"calc.py": "def add(a, b):\n    return 0\n", "new.py": "X = 1\n"}) as box:
         assert box.root != ws and box.read("calc.py").endswith("return 0\n")
-        res = box.run(_py("import calc, new; print(calc.add(2, 3), new.X)"), env={"PYTHONPATH": str(box.root)})
+        res = box.run(
+            _py("import calc, new; print(calc.add(2, 3), new.X)"), env={"PYTHONPATH": str(box.root)}
+        )
         assert res.returncode == 0 and res.output.strip() == "0 1"
     assert (ws / "calc.py").read_text() == CALC and not (ws / "new.py").exists()
 
@@ -83,7 +85,9 @@ def test_no_network_when_isolated(ws: Path) -> None:
         server.bind(("127.0.0.1", 0))
         server.listen(1)
         port = server.getsockname()[1]
-        code = f"import socket; socket.create_connection(('127.0.0.1', {port}), timeout=3); print('connected')"
+        code = (
+            f"import socket; socket.create_connection(('127.0.0.1', {port}), timeout=3); print('connected')"
+        )
         with Sandbox(ws) as box:
             res = box.run(_py(code))
     assert res.returncode != 0 and "connected" not in res.output
@@ -99,7 +103,10 @@ def test_pytest_outcomes_per_function(ws: Path) -> None:
     )
     with Sandbox(ws, {"tests/test_calc.py": tests}) as box:
         run = run_pytest(box, "tests/test_calc.py", coverage_of="calc.py")
-        assert run.passed(["test_ok", "test_wrong", "test_param", "TestAdd::test_m"]) == ["test_ok", "TestAdd::test_m"]
+        assert run.passed(["test_ok", "test_wrong", "test_param", "TestAdd::test_m"]) == [
+            "test_ok",
+            "TestAdd::test_m",
+        ]
         assert run.outcomes["test_param"].status == "failed"  # one failing case fails the function
         assert "assert 4 == 5" in run.outcomes["test_wrong"].message
         assert run.coverage is not None and 2 in run.coverage["executed"]
@@ -122,7 +129,9 @@ def test_test_functions_that_assert_nothing_are_recognised() -> None:
     assert "callable" not in kept and "test_real" in kept and "test_raises" in kept
     compile(kept, "t.py", "exec")
     assert pytest_file.test_functions("def (") is None
-    assert pytest_file.rename_clashes("def test_real():\n    pass\n", {"test_real"}).startswith("def test_real_2")
+    assert pytest_file.rename_clashes("def test_real():\n    pass\n", {"test_real"}).startswith(
+        "def test_real_2"
+    )
     assert pytest_file.possible_bug("test_wrong", "assert 4 == 5\n +  where 4 = add(2, 2)") == (
         "test_wrong expects 5, the code returns 4"
     )

@@ -18,7 +18,7 @@ from ragls.engine.verify_config import VerifyConfig
 from ragls.errors import ConfigError
 from ragls.models.backend import ModelConfig
 
-CALC = '''def add(a, b):
+CALC = """def add(a, b):
     return a + b
 
 
@@ -26,8 +26,8 @@ def scale(x, k):
     if k < 0:
         raise ValueError("k must be >= 0")
     return x * k
-'''
-TESTS = '''from calc import add, scale
+"""
+TESTS = """from calc import add, scale
 
 
 def test_add():
@@ -36,8 +36,10 @@ def test_add():
 
 def test_scale():
     assert scale(2, 3) == 6
-'''
-TRUSTED = VerifyConfig(trusted=True, test_candidates=2, test_repair_rounds=2, fix_candidates=3, fix_repair_rounds=1)
+"""
+TRUSTED = VerifyConfig(
+    trusted=True, test_candidates=2, test_repair_rounds=2, fix_candidates=3, fix_repair_rounds=1
+)
 
 
 def fence(code: str) -> str:
@@ -63,7 +65,7 @@ def calc_ws(write_workspace) -> Path:
 
 # -- test generation ---------------------------------------------------------------------------------
 
-FIRST = '''from calc import add
+FIRST = """from calc import add
 
 
 def test_ok():
@@ -76,8 +78,8 @@ def test_wrong():
 
 def test_exists():
     assert callable(add)
-'''
-REPAIRED = '''from calc import add
+"""
+REPAIRED = """from calc import add
 import os
 import pathlib
 
@@ -95,7 +97,7 @@ def test_flaky():
     n = int(counter.read_text()) if counter.exists() else 0
     counter.write_text(str(n + 1))
     assert add(n, 0) == 0
-'''
+"""
 
 
 def test_repair_then_keep_only_stable_behavioural_tests(calc_ws: Path, server: ScriptedServer) -> None:
@@ -166,14 +168,24 @@ WRONG_ADD = "def add(a, b):\n    return a * b\n"
 
 @pytest.fixture
 def buggy_ws(write_workspace) -> Path:
-    return write_workspace({"calc.py": BUGGY, "tests/test_calc.py": TESTS, "tests/test_other.py": "def test_x():\n    assert 1\n"})
+    return write_workspace(
+        {
+            "calc.py": BUGGY,
+            "tests/test_calc.py": TESTS,
+            "tests/test_other.py": "def test_x():\n    assert 1\n",
+        }
+    )
 
 
-def test_best_candidate_passes_most_tests_with_the_smallest_diff(buggy_ws: Path, server: ScriptedServer) -> None:
+def test_best_candidate_passes_most_tests_with_the_smallest_diff(
+    buggy_ws: Path, server: ScriptedServer
+) -> None:
     server.script(fence(WRONG_ADD), fence(WORDY_ADD), fence(GOOD_ADD))
     session = _session(buggy_ws, server)
     try:
-        config = VerifyConfig(trusted=True, fix_candidates=3, fix_repair_rounds=0, fix_stop_at_first_pass=False)
+        config = VerifyConfig(
+            trusted=True, fix_candidates=3, fix_repair_rounds=0, fix_stop_at_first_pass=False
+        )
         report = session.verified_fixer(config).fix("calc.py", BUGGY, 2, 2, "add returns the wrong sum")
     finally:
         session.close()
@@ -182,7 +194,14 @@ def test_best_candidate_passes_most_tests_with_the_smallest_diff(buggy_ws: Path,
     assert report.verified and report.title == "Fix: tests pass (2/2)"
     assert (report.tests_run, report.tests_passed) == (2, 2)  # test_add first, then the rest of the file
     assert "-    return a - b\n+    return a + b\n" in report.diff
-    assert report.to_json().keys() == {"diff", "verified", "tests_run", "tests_passed", "candidates", "rounds"}
+    assert report.to_json().keys() == {
+        "diff",
+        "verified",
+        "tests_run",
+        "tests_passed",
+        "candidates",
+        "rounds",
+    }
     assert (buggy_ws / "calc.py").read_text() == BUGGY  # the workspace is untouched
 
 
@@ -199,7 +218,9 @@ def test_repair_round_feeds_the_failure_back(buggy_ws: Path, server: ScriptedSer
     assert report.verified and report.tests_passed == 2
 
 
-def test_a_failing_fix_is_not_verified_and_untested_code_is_said_so(buggy_ws: Path, server: ScriptedServer) -> None:
+def test_a_failing_fix_is_not_verified_and_untested_code_is_said_so(
+    buggy_ws: Path, server: ScriptedServer
+) -> None:
     server.script(fence(WRONG_ADD), fence(WRONG_ADD))
     session = _session(buggy_ws, server)
     try:
@@ -210,7 +231,9 @@ def test_a_failing_fix_is_not_verified_and_untested_code_is_said_so(buggy_ws: Pa
         (buggy_ws / "lonely.py").write_text("def lonely(x):\n    return x - 1\n")
         session.index.update()
         server.script(fence("def lonely(x):\n    return x + 1\n"))
-        untested = session.verified_fixer(config).fix("lonely.py", "def lonely(x):\n    return x - 1\n", 2, 2, None)
+        untested = session.verified_fixer(config).fix(
+            "lonely.py", "def lonely(x):\n    return x - 1\n", 2, 2, None
+        )
         assert not untested.verified and untested.title == "Fix (unverified: no test covers this)"
     finally:
         session.close()
@@ -225,46 +248,98 @@ def test_failing_test_is_a_fix_trigger(buggy_ws: Path, server: ScriptedServer) -
         session.close()
     assert report.failing_test == "test_add" and report.verified
     assert report.title == "Fix so that test_add passes (2/2)" and report.proposal.path == "calc.py"
-    assert "The test test_add fails" in server.user_messages[0] and "assert -1 == 5" in server.user_messages[0]
+    assert (
+        "The test test_add fails" in server.user_messages[0] and "assert -1 == 5" in server.user_messages[0]
+    )
 
 
 # -- the CLI contract ------------------------------------------------------------------------------------
 
+
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     src = str(Path(__file__).parents[1] / "src")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
-    return subprocess.run([sys.executable, "-m", "ragls", *args], capture_output=True, text=True,
-                          timeout=240, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "ragls", *args], capture_output=True, text=True, timeout=240, env=env
+    )
 
 
 def test_cli_tests_contract(calc_ws: Path, server: ScriptedServer) -> None:
     good = "from calc import add\n\n\ndef test_add_small():\n    assert add(1, 2) == 3\n"
     server.script(fence(good))
-    out = _cli("tests", "--workspace", str(calc_ws), "--file", "calc.py", "--symbol", "add", "--json",
-               "--write", "--endpoint", server.url)
+    out = _cli(
+        "tests",
+        "--workspace",
+        str(calc_ws),
+        "--file",
+        "calc.py",
+        "--symbol",
+        "add",
+        "--json",
+        "--write",
+        "--endpoint",
+        server.url,
+    )
     data = json.loads(out.stdout)
-    assert set(data) == {"test_file", "code", "verified", "generated", "passed", "repaired", "dropped",
-                         "rounds", "coverage", "possible_bugs"}
+    assert set(data) == {
+        "test_file",
+        "code",
+        "verified",
+        "generated",
+        "passed",
+        "repaired",
+        "dropped",
+        "rounds",
+        "coverage",
+        "possible_bugs",
+    }
     assert data["verified"] and data["test_file"] == "tests/test_calc.py" and data["passed"] == 1
     written = (calc_ws / "tests" / "test_calc.py").read_text()
     assert "def test_add_small" in written
     rerun = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_calc.py"],
-        cwd=calc_ws, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(calc_ws)},
+        cwd=calc_ws,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(calc_ws)},
     )
     assert rerun.returncode == 0, rerun.stdout  # what was reported verified passes when rerun
 
 
 def test_cli_fix_contract(buggy_ws: Path, server: ScriptedServer) -> None:
     server.script(fence(WRONG_ADD), fence(WRONG_ADD), fence(WRONG_ADD), fence(WRONG_ADD))
-    out = _cli("fix", "--workspace", str(buggy_ws), "--file", "calc.py", "--line", "2", "--json", "--write",
-               "--endpoint", server.url)
+    out = _cli(
+        "fix",
+        "--workspace",
+        str(buggy_ws),
+        "--file",
+        "calc.py",
+        "--line",
+        "2",
+        "--json",
+        "--write",
+        "--endpoint",
+        server.url,
+    )
     data = json.loads(out.stdout)
     assert out.returncode == 1 and not data["verified"] and data["tests_run"] >= 1
     assert (buggy_ws / "calc.py").read_text() == BUGGY  # --write writes only a verified fix
     server.script(fence(GOOD_ADD))
-    out = _cli("fix", "--workspace", str(buggy_ws), "--file", "calc.py", "--line", "2", "--json", "--write",
-               "--endpoint", server.url, "--instruction", "make add return the sum")
+    out = _cli(
+        "fix",
+        "--workspace",
+        str(buggy_ws),
+        "--file",
+        "calc.py",
+        "--line",
+        "2",
+        "--json",
+        "--write",
+        "--endpoint",
+        server.url,
+        "--instruction",
+        "make add return the sum",
+    )
     data = json.loads(out.stdout)
     assert data["verified"] and data["tests_passed"] == data["tests_run"] == 2 and data["candidates"] == 1
     assert "make add return the sum" in server.user_messages[0]

@@ -48,9 +48,13 @@ def _config(args: argparse.Namespace, *, tests: bool):  # -> VerifyConfig
     from ragls.engine.sandbox import Limits
     from ragls.engine.verify_config import VerifyConfig
 
-    cfg = VerifyConfig(trusted=True, test_command=args.test_command,
-                       secret_env=(args.api_key_env,) if args.api_key_env else (),
-                       limits=Limits(timeout_s=args.timeout), allow_unverified_fixes=True)
+    cfg = VerifyConfig(
+        trusted=True,
+        test_command=args.test_command,
+        secret_env=(args.api_key_env,) if args.api_key_env else (),
+        limits=Limits(timeout_s=args.timeout),
+        allow_unverified_fixes=True,
+    )
     if tests:
         if args.candidates is not None:
             cfg = replace(cfg, test_candidates=args.candidates)
@@ -116,8 +120,11 @@ def run_tests(args: argparse.Namespace) -> int:
             print(json.dumps(report.to_json()))
         else:
             print(report.code or f"# no tests offered: {report.reason}")
-            print(f"# {report.passed} kept of {report.generated} generated, {report.rounds} repair rounds, "
-                  f"coverage {report.coverage}", file=sys.stderr)
+            print(
+                f"# {report.passed} kept of {report.generated} generated, {report.rounds} repair rounds, "
+                f"coverage {report.coverage}",
+                file=sys.stderr,
+            )
             for bug in report.possible_bugs:
                 print(f"# possible bug: {bug}", file=sys.stderr)
         return 0 if report.verified else 1

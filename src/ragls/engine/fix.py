@@ -249,7 +249,8 @@ class FixEngine:
             edits=edits,
             new_text=new_text,
             parses=True,
-            reason="patched file parses" + (f"; {before - after} syntax error(s) fewer" if after < before else ""),
+            reason="patched file parses"
+            + (f"; {before - after} syntax error(s) fewer" if after < before else ""),
             context=plan.context,
             region_lines=len(new_region),
         )

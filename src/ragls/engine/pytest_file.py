@@ -44,12 +44,19 @@ def _asserts_behaviour(fn: ast.FunctionDef | ast.AsyncFunctionDef, symbols: set[
         if isinstance(node, ast.With | ast.AsyncWith):
             for item in node.items:
                 call = item.context_expr
-                if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) \
-                        and call.func.attr in ("raises", "warns", "assertRaises"):
+                if (
+                    isinstance(call, ast.Call)
+                    and isinstance(call.func, ast.Attribute)
+                    and call.func.attr in ("raises", "warns", "assertRaises")
+                ):
                     return True
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             attr = node.func.attr
-            if attr.startswith("assert") and attr not in ("assertTrue", "assertIsNotNone", "assertIsInstance"):
+            if attr.startswith("assert") and attr not in (
+                "assertTrue",
+                "assertIsNotNone",
+                "assertIsInstance",
+            ):
                 return True
             if attr in ("raises", "approx") or (attr == "fail" and isinstance(node.func.value, ast.Name)):
                 return True
@@ -70,13 +77,22 @@ def test_functions(code: str, symbols: set[str] = frozenset()) -> list[TestFunct
     out: list[TestFunction] = []
     for node in tree.body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test"):
-            out.append(TestFunction(node.name, _start(node), node.end_lineno or node.lineno,
-                                    _asserts_behaviour(node, symbols)))
+            out.append(
+                TestFunction(
+                    node.name, _start(node), node.end_lineno or node.lineno, _asserts_behaviour(node, symbols)
+                )
+            )
         elif isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
             for item in node.body:
                 if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef) and item.name.startswith("test"):
-                    out.append(TestFunction(f"{node.name}::{item.name}", _start(item),
-                                            item.end_lineno or item.lineno, _asserts_behaviour(item, symbols)))
+                    out.append(
+                        TestFunction(
+                            f"{node.name}::{item.name}",
+                            _start(item),
+                            item.end_lineno or item.lineno,
+                            _asserts_behaviour(item, symbols),
+                        )
+                    )
     return out
 
 
@@ -108,7 +124,9 @@ def rename_clashes(code: str, taken: set[str]) -> str:
         n = 2
         while f"{f.name}_{n}" in taken:
             n += 1
-        code = re.sub(rf"^(\s*(?:async\s+)?def\s+){f.name}\b", rf"\g<1>{f.name}_{n}", code, count=1, flags=re.M)
+        code = re.sub(
+            rf"^(\s*(?:async\s+)?def\s+){f.name}\b", rf"\g<1>{f.name}_{n}", code, count=1, flags=re.M
+        )
     return code
 
 

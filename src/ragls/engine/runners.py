@@ -112,36 +112,64 @@ def _node_id(test_file: str, name: str) -> str:
     return f"{test_file}::{name}"
 
 
-def run_pytest(sandbox: Sandbox, test_file: str, names: Sequence[str] | None = None, *,
-               coverage_of: str | None = None, command: str | None = None) -> TestRun:
+def run_pytest(
+    sandbox: Sandbox,
+    test_file: str,
+    names: Sequence[str] | None = None,
+    *,
+    coverage_of: str | None = None,
+    command: str | None = None,
+) -> TestRun:
     """Run `names` of `test_file` (all when None) with pytest in the sandbox."""
     python = python_for_tests(sandbox.source)
     report = sandbox.home / "junit.xml"
     report.unlink(missing_ok=True)
     targets = [_node_id(test_file, n) for n in names] if names else [test_file]
-    args = ["-q", "-p", "no:cacheprovider", "--color=no", "--junitxml", str(report),
-            "-o", "junit_family=xunit1", *targets]
+    args = [
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--color=no",
+        "--junitxml",
+        str(report),
+        "-o",
+        "junit_family=xunit1",
+        *targets,
+    ]
     cov_data = sandbox.home / ".coverage"
     shim = None
     if command:  # the user's testCommand (trusted workspaces only): the runner prefix
         argv = [*shlex.split(command), *args]
     elif coverage_of:
         shim = _coverage_path(sandbox, python)
-        argv = [python, "-m", "coverage", "run", f"--data-file={cov_data}",
-                f"--include={sandbox.root / coverage_of}", "-m", "pytest", *args]
+        argv = [
+            python,
+            "-m",
+            "coverage",
+            "run",
+            f"--data-file={cov_data}",
+            f"--include={sandbox.root / coverage_of}",
+            "-m",
+            "pytest",
+            *args,
+        ]
     else:
         argv = [python, "-m", "pytest", *args]
     result = sandbox.run(argv, env={"PYTHONPATH": _python_path(sandbox, [shim])})
     run = TestRun(outcomes=parse_junit(report), result=result)
     if coverage_of and not command and not result.timed_out:
         out = sandbox.home / "coverage.json"
-        done = sandbox.run([python, "-m", "coverage", "json", f"--data-file={cov_data}", "-o", str(out)],
-                           env={"PYTHONPATH": _python_path(sandbox, [shim])})
+        done = sandbox.run(
+            [python, "-m", "coverage", "json", f"--data-file={cov_data}", "-o", str(out)],
+            env={"PYTHONPATH": _python_path(sandbox, [shim])},
+        )
         if done.returncode == 0 and out.is_file():
             files = json.loads(out.read_text()).get("files", {})
             for data in files.values():
-                run.coverage = {"executed": data.get("executed_lines", []),
-                                "missing": data.get("missing_lines", [])}
+                run.coverage = {
+                    "executed": data.get("executed_lines", []),
+                    "missing": data.get("missing_lines", []),
+                }
     return run
 
 
@@ -188,7 +216,9 @@ def other_runner(language: str, framework: str, test_file: str) -> tuple[list[st
     return None
 
 
-def run_other(sandbox: Sandbox, language: str, framework: str, test_file: str, names: Sequence[str]) -> TestRun:
+def run_other(
+    sandbox: Sandbox, language: str, framework: str, test_file: str, names: Sequence[str]
+) -> TestRun:
     """One verdict for the whole run, given to every name (these runners are not split per test)."""
     spec = other_runner(language, framework, test_file)
     if spec is None:

@@ -29,8 +29,23 @@ log = logging.getLogger(__name__)
 
 # Never copied: version control, caches, build outputs. Virtualenvs are run from the real
 # workspace (read-only when isolated) and node_modules are linked, not copied.
-SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache",
-             ".ragls", ".tox", ".nox", "target", "dist", "build", ".coverage"}
+SKIP_DIRS = {
+    ".git",
+    ".hg",
+    ".svn",
+    "__pycache__",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".ragls",
+    ".tox",
+    ".nox",
+    "target",
+    "dist",
+    "build",
+    ".coverage",
+    ".cache",
+}
 LINK_DIRS = {"node_modules"}
 MAX_COPY_BYTES = 5_000_000  # a larger single file (data, binaries) is not copied
 
@@ -75,7 +90,9 @@ def isolation() -> str:
     return "none"
 
 
-def clean_environment(base: Mapping[str, str], home: Path, extra_secrets: Sequence[str] = ()) -> dict[str, str]:
+def clean_environment(
+    base: Mapping[str, str], home: Path, extra_secrets: Sequence[str] = ()
+) -> dict[str, str]:
     """`base` without secrets (names that look like keys or tokens, and `extra_secrets`)."""
     drop = {s for s in extra_secrets if s}
     env = {k: v for k, v in base.items() if not _SECRET.search(k) and k not in drop}
@@ -121,8 +138,14 @@ def _copy_tree(src: Path, dst: Path) -> None:
 class Sandbox:
     """A temporary copy of `root`; write files into it and run commands inside it."""
 
-    def __init__(self, root: Path, overlays: Mapping[str, str] | None = None, *,
-                 limits: Limits | None = None, secret_env: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        root: Path,
+        overlays: Mapping[str, str] | None = None,
+        *,
+        limits: Limits | None = None,
+        secret_env: Sequence[str] = (),
+    ) -> None:
         self.source = Path(root).resolve()
         self.limits = limits or Limits()
         self._tmp = Path(tempfile.mkdtemp(prefix="ragls-sandbox-"))
@@ -161,8 +184,14 @@ class Sandbox:
         kind = resource.RLIMIT_AS if self._limit_address_space else resource.RLIMIT_DATA
         resource.setrlimit(kind, (mem, mem))
 
-    def run(self, argv: Sequence[str], *, env: Mapping[str, str] | None = None,
-            timeout_s: float | None = None, limit_address_space: bool = True) -> RunResult:
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        timeout_s: float | None = None,
+        limit_address_space: bool = True,
+    ) -> RunResult:
         """Run argv in the copy (cwd = its root); never raises on the command's failure."""
         timeout = timeout_s or self.limits.timeout_s
         self._limit_address_space = limit_address_space  # Go and V8 reserve huge address spaces
@@ -171,15 +200,32 @@ class Sandbox:
         mode = isolation()
         if mode == "full":
             ws = str(self.source)
-            cmd = ["unshare", "-n", "-m", "--propagation", "private", "sh", "-c",
-                   'mount --bind -o ro "$0" "$0" && exec "$@"', ws, *cmd]
+            cmd = [
+                "unshare",
+                "-n",
+                "-m",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                'mount --bind -o ro "$0" "$0" && exec "$@"',
+                ws,
+                *cmd,
+            ]
         elif mode == "network":
             cmd = ["unshare", "-n", *cmd]
         started = time.monotonic()
         try:
-            proc = subprocess.Popen(cmd, cwd=self.root, env=full_env, stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                    start_new_session=True, preexec_fn=self._preexec)
+            proc = subprocess.Popen(
+                cmd,
+                cwd=self.root,
+                env=full_env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=self._preexec,
+            )
         except OSError as exc:
             return RunResult(127, f"cannot run {argv[0]}: {exc}", False, 0.0)
         timed_out = False
@@ -192,7 +238,9 @@ class Sandbox:
         elapsed = time.monotonic() - started
         text = out.decode("utf-8", errors="replace")
         if len(text) > self.limits.output_chars:
-            text = text[: self.limits.output_chars // 4] + "\n...\n" + text[-3 * self.limits.output_chars // 4:]
+            text = (
+                text[: self.limits.output_chars // 4] + "\n...\n" + text[-3 * self.limits.output_chars // 4 :]
+            )
         if timed_out:
             text += f"\n[ragls: killed after {timeout:.0f}s wall-clock timeout]"
         return RunResult(proc.returncode if not timed_out else -9, text, timed_out, elapsed)

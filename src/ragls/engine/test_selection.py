@@ -54,8 +54,9 @@ def importing_test_files(index: WorkspaceIndex, path: str) -> list[str]:
     return found
 
 
-def select_tests(index: WorkspaceIndex, path: str, symbols: set[str],
-                 extra_files: list[str] | None = None) -> list[SelectedTests]:
+def select_tests(
+    index: WorkspaceIndex, path: str, symbols: set[str], extra_files: list[str] | None = None
+) -> list[SelectedTests]:
     """Python tests to run for a change of `symbols` in `path` (plus `extra_files`, e.g. a failing test)."""
     files = list(dict.fromkeys([*(extra_files or []), *importing_test_files(index, path)]))
     words = re.compile(r"\b(" + "|".join(map(re.escape, sorted(symbols))) + r")\b") if symbols else None

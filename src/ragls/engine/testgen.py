@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 
 from ragls.cancel import NEVER, CancelToken
 from ragls.engine.buffer import extract_code
-from ragls.errors import WorkspaceError
 from ragls.engine.prompt_fit import chat_max_tokens, chat_tokens, fit_items
+from ragls.errors import WorkspaceError
 from ragls.indexing.parser import parse_source
 from ragls.indexing.records import Definition, ParsedFile
 from ragls.retrieval.types import CursorQuery

@@ -57,8 +57,14 @@ class FixReport:
         return self.proposal is not None and bool(self.proposal.edits)
 
     def to_json(self) -> dict[str, Any]:
-        return {"diff": self.diff, "verified": self.verified, "tests_run": self.tests_run,
-                "tests_passed": self.tests_passed, "candidates": self.candidates, "rounds": self.rounds}
+        return {
+            "diff": self.diff,
+            "verified": self.verified,
+            "tests_run": self.tests_run,
+            "tests_passed": self.tests_passed,
+            "candidates": self.candidates,
+            "rounds": self.rounds,
+        }
 
 
 @dataclass
@@ -79,8 +85,11 @@ class _Scored:
 
 
 def unified_diff(path: str, old: str, new: str) -> str:
-    return "".join(difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
-                                        f"a/{path}", f"b/{path}"))
+    return "".join(
+        difflib.unified_diff(
+            old.splitlines(keepends=True), new.splitlines(keepends=True), f"a/{path}", f"b/{path}"
+        )
+    )
 
 
 def _changed_lines(p: FixProposal) -> int:
@@ -94,9 +103,19 @@ class VerifiedFixer:
         self.config = config
 
     # -- entry points ------------------------------------------------------------------------------
-    def fix(self, path: str, buffer: str, start_line: int, end_line: int, diagnostic: str | None = None,
-            *, overlays: dict[str, str] | None = None, cancel: CancelToken = NEVER,
-            progress: Progress = no_progress, must_pass: tuple[str, str] | None = None) -> FixReport:
+    def fix(
+        self,
+        path: str,
+        buffer: str,
+        start_line: int,
+        end_line: int,
+        diagnostic: str | None = None,
+        *,
+        overlays: dict[str, str] | None = None,
+        cancel: CancelToken = NEVER,
+        progress: Progress = no_progress,
+        must_pass: tuple[str, str] | None = None,
+    ) -> FixReport:
         """A fix of the region around start_line..end_line, verified by the tests that cover it."""
         if not self.config.trusted:
             raise ConfigError("the workspace is not trusted: ragls runs no tests in it")
@@ -114,8 +133,12 @@ class VerifiedFixer:
                 if sel.file == must_pass[0]:
                     sel.first = [must_pass[1], *(n for n in sel.first if n != must_pass[1])]
                     sel.rest = [n for n in sel.rest if n != must_pass[1]]
-        with Sandbox(self.index.root, {**(overlays or {}), path: buffer}, limits=self.config.limits,
-                     secret_env=self.config.secret_env) as box:
+        with Sandbox(
+            self.index.root,
+            {**(overlays or {}), path: buffer},
+            limits=self.config.limits,
+            secret_env=self.config.secret_env,
+        ) as box:
             best = self._search(plan, box, selection, report, cancel, progress)
             if best is not None and best.all_pass:
                 progress(f"re-running {best.run} tests")
@@ -126,9 +149,16 @@ class VerifiedFixer:
         report.seconds = round(time.monotonic() - started, 2)
         return self._conclude(report, buffer, best)
 
-    def fix_failing_test(self, test_path: str, test_buffer: str, line: int, *,
-                         overlays: dict[str, str] | None = None, cancel: CancelToken = NEVER,
-                         progress: Progress = no_progress) -> FixReport:
+    def fix_failing_test(
+        self,
+        test_path: str,
+        test_buffer: str,
+        line: int,
+        *,
+        overlays: dict[str, str] | None = None,
+        cancel: CancelToken = NEVER,
+        progress: Progress = no_progress,
+    ) -> FixReport:
         """'Fix so that test_x passes': run the test at `line`, then fix the code it calls."""
         if not self.config.trusted:
             raise ConfigError("the workspace is not trusted: ragls runs no tests in it")
@@ -137,22 +167,38 @@ class VerifiedFixer:
         if test is None:
             raise WorkspaceError(f"no test function at {test_path}:{line}")
         progress(f"running {test.name}")
-        with Sandbox(self.index.root, {**(overlays or {}), test_path: test_buffer},
-                     limits=self.config.limits, secret_env=self.config.secret_env) as box:
+        with Sandbox(
+            self.index.root,
+            {**(overlays or {}), test_path: test_buffer},
+            limits=self.config.limits,
+            secret_env=self.config.secret_env,
+        ) as box:
             run = run_pytest(box, test_path, [test.name], command=self.config.test_command)
         outcome = run.outcomes.get(test.name)
         if outcome is not None and outcome.passed:
             return FixReport(test_path, reason=f"{test.name} already passes", failing_test=test.name)
         target = self._target_of(test_path, test_buffer, test)
         if target is None:
-            return FixReport(test_path, reason=f"cannot tell which workspace code {test.name} tests",
-                             failing_test=test.name)
-        failure = pytest_file.trim_failure(outcome.message, outcome.details) if outcome else run.output[-1200:]
+            return FixReport(
+                test_path,
+                reason=f"cannot tell which workspace code {test.name} tests",
+                failing_test=test.name,
+            )
+        failure = (
+            pytest_file.trim_failure(outcome.message, outcome.details) if outcome else run.output[-1200:]
+        )
         code = self.index.read_text(target.path) or ""
-        report = self.fix(target.path, code, target.start_line, target.end_line,
-                          f"The test {test.name} fails:\n{failure}",
-                          overlays={**(overlays or {}), test_path: test_buffer}, cancel=cancel,
-                          progress=progress, must_pass=(test_path, test.name))
+        report = self.fix(
+            target.path,
+            code,
+            target.start_line,
+            target.end_line,
+            f"The test {test.name} fails:\n{failure}",
+            overlays={**(overlays or {}), test_path: test_buffer},
+            cancel=cancel,
+            progress=progress,
+            must_pass=(test_path, test.name),
+        )
         report.failing_test = test.name
         if report.verified:
             report.title = f"Fix so that {test.name} passes ({report.tests_passed}/{report.tests_run})"
@@ -161,7 +207,9 @@ class VerifiedFixer:
     # -- internals ---------------------------------------------------------------------------------
     def _target_of(self, test_path: str, text: str, test: pytest_file.TestFunction) -> Any:
         body = "\n".join(text.split("\n")[test.start - 1 : test.end])
-        for name in dict.fromkeys(re.findall(r"\b([A-Za-z_]\w*)\s*\(", body)):
+        called = re.findall(r"\b([A-Za-z_]\w*)\s*\(", body)
+        names = re.findall(r"\b([A-Za-z_]\w*)\b", body)  # then anything else it names (check(f))
+        for name in dict.fromkeys([*called, *names]):
             for row in self.index.resolve_name(test_path, name):
                 if not is_test_file(row.path) and row.kind in ("function", "method", "class"):
                     return row
@@ -169,12 +217,22 @@ class VerifiedFixer:
 
     def _region_symbols(self, plan: FixPlan) -> set[str]:
         parsed = parse_source(plan.path, plan.buffer.encode("utf-8", "surrogatepass"))
-        names = {d.name for d in parsed.definitions
-                 if d.kind != "package" and d.start_line <= plan.last and d.end_line >= plan.first}
+        names = {
+            d.name
+            for d in parsed.definitions
+            if d.kind != "package" and d.start_line <= plan.last and d.end_line >= plan.first
+        }
         return names
 
-    def _search(self, plan: FixPlan, box: Sandbox, selection: list[SelectedTests], report: FixReport,
-                cancel: CancelToken, progress: Progress) -> _Scored | None:
+    def _search(
+        self,
+        plan: FixPlan,
+        box: Sandbox,
+        selection: list[SelectedTests],
+        report: FixReport,
+        cancel: CancelToken,
+        progress: Progress,
+    ) -> _Scored | None:
         cfg = self.config
         scored: list[_Scored] = []
         seen: set[str] = set()
@@ -205,8 +263,16 @@ class VerifiedFixer:
             report.reason = reasons[-1] if reasons else "the model proposed no change"
         return best
 
-    def _consider(self, plan: FixPlan, box: Sandbox, selection: list[SelectedTests], proposal: FixProposal,
-                  seen: set[str], reasons: list[str], progress: Progress) -> _Scored | None:
+    def _consider(
+        self,
+        plan: FixPlan,
+        box: Sandbox,
+        selection: list[SelectedTests],
+        proposal: FixProposal,
+        seen: set[str],
+        reasons: list[str],
+        progress: Progress,
+    ) -> _Scored | None:
         if not proposal.parses:
             reasons.append(proposal.reason)
             return None
@@ -235,14 +301,16 @@ class VerifiedFixer:
                 return None  # the file did not compile before either
             return f"the patch does not compile: {exc.msg} (line {exc.lineno})"
         region = "".join(e.new_text for e in proposal.edits)
-        invented = ungrounded_names(region, language="python", path=plan.path, buffer=plan.buffer,
-                                    index=self.index)
+        invented = ungrounded_names(
+            region, language="python", path=plan.path, buffer=plan.buffer, index=self.index
+        )
         if invented:
             return f"the patch calls names that exist nowhere: {', '.join(invented)}"
         return None
 
-    def _evaluate(self, plan: FixPlan, box: Sandbox, selection: list[SelectedTests],
-                  proposal: FixProposal) -> _Scored:
+    def _evaluate(
+        self, plan: FixPlan, box: Sandbox, selection: list[SelectedTests], proposal: FixProposal
+    ) -> _Scored:
         box.write(plan.path, proposal.new_text)
         scored = _Scored(proposal, size=_changed_lines(proposal))
         failures: list[str] = []
@@ -281,5 +349,7 @@ class VerifiedFixer:
             report.reason = "no test covers this code"
         else:
             report.title = f"Fix (unverified: tests pass {best.passed}/{best.run})"
-            report.reason = "; ".join(best.notes) or f"only {best.passed} of {best.run} tests pass with the best patch"
+            report.reason = (
+                "; ".join(best.notes) or f"only {best.passed} of {best.run} tests pass with the best patch"
+            )
         return report

@@ -53,9 +53,15 @@ class TestReport:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "test_file": self.test_file, "code": self.code, "verified": self.verified,
-            "generated": self.generated, "passed": self.passed, "repaired": self.repaired,
-            "dropped": self.dropped, "rounds": self.rounds, "coverage": self.coverage,
+            "test_file": self.test_file,
+            "code": self.code,
+            "verified": self.verified,
+            "generated": self.generated,
+            "passed": self.passed,
+            "repaired": self.repaired,
+            "dropped": self.dropped,
+            "rounds": self.rounds,
+            "coverage": self.coverage,
             "possible_bugs": self.possible_bugs,
         }
 
@@ -86,21 +92,36 @@ class VerifiedTestGenerator:
         self.generator = generator
         self.config = config
 
-    def generate(self, path: str, buffer: str, line: int, *, overlays: dict[str, str] | None = None,
-                 cancel: CancelToken = NEVER, progress: Progress = no_progress) -> TestReport:
+    def generate(
+        self,
+        path: str,
+        buffer: str,
+        line: int,
+        *,
+        overlays: dict[str, str] | None = None,
+        cancel: CancelToken = NEVER,
+        progress: Progress = no_progress,
+    ) -> TestReport:
         if not self.config.trusted:
             raise ConfigError("the workspace is not trusted: ragls runs no tests in it")
         started = time.monotonic()
         progress("finding the symbol and its context")
         plan = self.generator.plan(path, buffer, line, cancel=cancel)
-        report = TestReport(plan.test_path, "", False, append=plan.append, symbol=plan.symbol.qualname,
-                            framework=plan.framework)
+        report = TestReport(
+            plan.test_path,
+            "",
+            False,
+            append=plan.append,
+            symbol=plan.symbol.qualname,
+            framework=plan.framework,
+        )
         if plan.max_tokens is None:
             report.reason = "the symbol is too long for the model's context window"
             return report
         files = {**(overlays or {}), path: buffer}
-        with Sandbox(self.index.root, files, limits=self.config.limits,
-                     secret_env=self.config.secret_env) as box:
+        with Sandbox(
+            self.index.root, files, limits=self.config.limits, secret_env=self.config.secret_env
+        ) as box:
             best = self._search(plan, box, report, cancel, progress)
             if best is not None:
                 self._finish(plan, box, best, report, cancel, progress)
@@ -108,8 +129,9 @@ class VerifiedTestGenerator:
         return report
 
     # -- the candidate / repair loop ------------------------------------------------------------
-    def _search(self, plan: TestPlan, box: Sandbox, report: TestReport, cancel: CancelToken,
-                progress: Progress) -> _Attempt | None:
+    def _search(
+        self, plan: TestPlan, box: Sandbox, report: TestReport, cancel: CancelToken, progress: Progress
+    ) -> _Attempt | None:
         cfg = self.config
         best: _Attempt | None = None
         for cand in range(max(1, cfg.test_candidates)):
@@ -131,8 +153,9 @@ class VerifiedTestGenerator:
                 break  # everything passed: no more candidates needed
         return best
 
-    def _try(self, plan: TestPlan, box: Sandbox, code: str, rnd: int, report: TestReport,
-             progress: Progress) -> _Attempt | None:
+    def _try(
+        self, plan: TestPlan, box: Sandbox, code: str, rnd: int, report: TestReport, progress: Progress
+    ) -> _Attempt | None:
         if plan.language == "python":
             existing = {f.name for f in pytest_file.test_functions(plan.existing) or []}
             code = pytest_file.rename_clashes(code, existing)
@@ -179,13 +202,24 @@ class VerifiedTestGenerator:
         return "\n\n".join(parts)[-2000:]
 
     # -- keeping what is stable -------------------------------------------------------------------
-    def _finish(self, plan: TestPlan, box: Sandbox, best: _Attempt, report: TestReport,
-                cancel: CancelToken, progress: Progress) -> None:
+    def _finish(
+        self,
+        plan: TestPlan,
+        box: Sandbox,
+        best: _Attempt,
+        report: TestReport,
+        cancel: CancelToken,
+        progress: Progress,
+    ) -> None:
         keep = list(best.passing)
         failing = [n for n in best.names if n not in best.passing]
         for name in failing:
             outcome = best.run.outcomes.get(name)
-            bug = pytest_file.possible_bug(name, outcome.message) if outcome and outcome.status == "failed" else None
+            bug = (
+                pytest_file.possible_bug(name, outcome.message)
+                if outcome and outcome.status == "failed"
+                else None
+            )
             if bug:
                 report.possible_bugs.append(bug)
         code = best.code
@@ -201,8 +235,9 @@ class VerifiedTestGenerator:
             box.write(plan.test_path, self._joined(plan, code))
             if plan.language == "python":
                 cover = plan.path if i == self.config.stable_runs - 1 else None
-                last = run_pytest(box, plan.test_path, keep, coverage_of=cover,
-                                  command=self.config.test_command)
+                last = run_pytest(
+                    box, plan.test_path, keep, coverage_of=cover, command=self.config.test_command
+                )
             else:
                 last = run_other(box, plan.language, plan.framework, plan.test_path, keep)
             flaky = [n for n in keep if n not in last.passed(keep)]
@@ -215,7 +250,8 @@ class VerifiedTestGenerator:
         report.repaired = len(keep) if best.round > 0 else 0
         if not keep:
             report.reason = "no generated test passed" + (
-                f"; possible bugs: {'; '.join(report.possible_bugs)}" if report.possible_bugs else "")
+                f"; possible bugs: {'; '.join(report.possible_bugs)}" if report.possible_bugs else ""
+            )
             return
         report.code = code
         report.verified = True

@@ -112,7 +112,12 @@ def register(server: Any) -> None:
                 types.CodeAction(
                     title=f"Fix so that {test_fn} passes",
                     kind=FIX_KIND,
-                    data={"action": "fix_test", "uri": uri, "version": doc.version, "line": rng.start.line + 1},
+                    data={
+                        "action": "fix_test",
+                        "uri": uri,
+                        "version": doc.version,
+                        "line": rng.start.line + 1,
+                    },
                 )
             )
         host = state.host

@@ -120,7 +120,9 @@ async def run_job(ls: Any, key: str, title: str, fn: Any, *args: Any, **kwargs: 
 def apply_to(state: ServerState, doc: Any, edits: list[types.TextEdit]) -> types.WorkspaceEdit:
     if state.client_document_changes:
         ident = types.OptionalVersionedTextDocumentIdentifier(uri=doc.uri, version=doc.version)
-        return types.WorkspaceEdit(document_changes=[types.TextDocumentEdit(text_document=ident, edits=edits)])
+        return types.WorkspaceEdit(
+            document_changes=[types.TextDocumentEdit(text_document=ident, edits=edits)]
+        )
     return types.WorkspaceEdit(changes={doc.uri: edits})
 
 
@@ -137,15 +139,23 @@ def tests_edit(ls: Any, test_path: str, code: str) -> types.WorkspaceEdit:
         start = types.Position(line=0, character=0)
         content, version = code, None
     else:
-        existing = open_doc.source if open_doc is not None else target.read_text(encoding="utf-8", errors="replace")
+        existing = (
+            open_doc.source if open_doc is not None else target.read_text(encoding="utf-8", errors="replace")
+        )
         lines = existing.split("\n")
-        start = types.Position(line=len(lines) - 1, character=positions.units_from_column(lines[-1], len(lines[-1])))
+        start = types.Position(
+            line=len(lines) - 1, character=positions.units_from_column(lines[-1], len(lines[-1]))
+        )
         content = code.lstrip("\n")
         if existing.strip():  # one blank line between the old tests and the new ones
             sep = "\n\n" if existing.endswith("\n") else "\n\n\n"
             content = sep + content
         version = open_doc.version if open_doc is not None else None
     ident = types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=version)
-    changes.append(types.TextDocumentEdit(
-        text_document=ident, edits=[types.TextEdit(range=types.Range(start=start, end=start), new_text=content)]))
+    changes.append(
+        types.TextDocumentEdit(
+            text_document=ident,
+            edits=[types.TextEdit(range=types.Range(start=start, end=start), new_text=content)],
+        )
+    )
     return types.WorkspaceEdit(document_changes=changes)

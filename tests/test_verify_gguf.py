@@ -84,3 +84,35 @@ def test_tiny_model_fix_is_never_verified(write_workspace, tiny: Counting) -> No
     assert tiny.chats == 2 + report.rounds and report.rounds <= 1
     assert not report.verified  # random weights cannot make add() return a sum
     assert (root / "calc.py").read_text() == CALC and os.listdir(root / "tests") == ["test_calc.py"]
+
+
+@pytest.mark.slow
+def test_default_model_end_to_end_reports_only_what_reruns(write_workspace) -> None:
+    """The real default model writes tests and a fix; whatever it calls verified passes a plain rerun."""
+    import subprocess
+    import sys
+
+    from ragls.engine.session import open_session
+
+    root = write_workspace({"calc.py": CALC.replace("a - b", "a + b")})
+    session = open_session(root)
+    session.index.update()
+    try:
+        config = VerifyConfig(trusted=True, test_candidates=1, test_repair_rounds=1, test_max_tokens=256)
+        report = session.verified_tests(config).generate("calc.py", (root / "calc.py").read_text(), 1)
+    finally:
+        session.close()
+    if not report.verified:
+        assert report.code == "" and report.passed == 0
+        return
+    (root / "tests").mkdir()
+    (root / report.test_file).write_text(report.code)
+    rerun = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", report.test_file],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    assert rerun.returncode == 0, rerun.stdout
+    assert f"{report.passed} passed" in rerun.stdout

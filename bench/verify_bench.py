@@ -46,6 +46,7 @@ class TestRow:
     killed: int
     rerun_ok: bool  # the offered tests pass on the canonical solution when rerun here
     seconds: float
+    reason: str = ""
 
 
 @dataclass
@@ -58,6 +59,8 @@ class FixRow:
     candidates: int
     rounds: int
     seconds: float
+    reason: str = ""
+    tests_passed: int = 0
 
 
 def _pytest(ws: Path, test_file: str, timeout: float = RERUN_TIMEOUT_S) -> bool:
@@ -140,6 +143,7 @@ def run_tests_part(engines, problem: dict, config) -> TestRow:
         0,
         False,
         round(seconds, 1),
+        report.reason,
     )
     if not report.verified:
         return row
@@ -184,6 +188,8 @@ def run_fix_part(engines, problem: dict, index_no: int, config) -> FixRow | None
         report.candidates,
         report.rounds,
         round(seconds, 1),
+        report.reason,
+        report.tests_passed,
     )
 
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from ragls.cancel import NEVER, CancelToken
 from ragls.engine.buffer import extract_code
 from ragls.engine.prompt_fit import chat_max_tokens, chat_tokens, fit_items
+from ragls.engine.pytest_file import complete_part
 from ragls.errors import WorkspaceError
 from ragls.indexing.parser import parse_source
 from ragls.indexing.records import Definition, ParsedFile
@@ -83,6 +84,36 @@ def locate_test_file(
         pkg_dir = package.replace(".", "/") + "/" if package else ""
         return f"src/test/java/{pkg_dir}{cls}Test.java", "junit5"
     return str(p.with_name(f"test_{p.name}")), "unknown"
+
+
+_FENCES = re.compile(r"```[^\n`]*\n(.*?)(?:```|\Z)", re.DOTALL)
+_TEST_MARK = re.compile(r"def test|\btest\(|\bit\(|#\[test\]|@Test|func Test")
+
+
+def test_code(reply: str) -> str:
+    """The fenced block of a reply that holds tests (models often paste the code first)."""
+    blocks = _FENCES.findall(reply)
+    for block in blocks:
+        if _TEST_MARK.search(block):
+            return block.strip("\n")
+    return extract_code(reply)
+
+
+def drop_top_level(code: str, names: set[str]) -> str:
+    """Python `code` without top-level functions or classes named in `names` (as it parses)."""
+    import ast
+
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return code
+    lines = code.split("\n")
+    cut: set[int] = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and node.name in names:
+            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            cut.update(range(first, (node.end_lineno or node.lineno) + 1))
+    return "\n".join(x for i, x in enumerate(lines, 1) if i not in cut) if cut else code
 
 
 def _innermost_testable(parsed: ParsedFile, line: int) -> Definition | None:
@@ -183,7 +214,8 @@ class TestGenerator:
             return ""
         reply = self.backend.chat(plan.messages, max_tokens=plan.max_tokens, temperature=temperature,
                                   cancel=cancel)
-        return self._with_import(plan, extract_code(reply.text).strip() + "\n")
+        log.debug("test candidate reply: %s", reply.text)
+        return self._with_import(plan, test_code(reply.text).strip() + "\n")
 
     def repair(self, plan: TestPlan, code: str, failure: str, temperature: float = 0.2,
                cancel: CancelToken = NEVER) -> str:
@@ -199,11 +231,15 @@ class TestGenerator:
         ]
         max_tokens = chat_max_tokens(self.backend, messages, plan.max_tokens) or plan.max_tokens
         reply = self.backend.chat(messages, max_tokens=max_tokens, temperature=temperature, cancel=cancel)
-        return self._with_import(plan, extract_code(reply.text).strip() + "\n")
+        log.debug("test repair reply: %s", reply.text)
+        return self._with_import(plan, test_code(reply.text).strip() + "\n")
 
     @staticmethod
     def _with_import(plan: TestPlan, code: str) -> str:
-        """Python tests import the target when the model forgot to."""
+        """Python tests test the workspace's code: a copy of the target the model pasted into the
+        test file is removed, and the target is imported when the model forgot to."""
+        if plan.language == "python":
+            code = drop_top_level(complete_part(code) or code, {plan.target})
         if plan.language == "python" and code.strip() and plan.target not in code.split("def test")[0]:
             code = f"from {plan.module} import {plan.target}\n\n\n" + code
         return code

@@ -274,6 +274,7 @@ class VerifiedFixer:
         progress: Progress,
     ) -> _Scored | None:
         if not proposal.parses:
+            log.info("fix candidate rejected: %s", proposal.reason)
             reasons.append(proposal.reason)
             return None
         if proposal.new_text in seen:
@@ -281,6 +282,7 @@ class VerifiedFixer:
         seen.add(proposal.new_text)
         problem = self._new_diagnostics(plan, proposal)
         if problem:
+            log.info("fix candidate rejected: %s", problem)
             reasons.append(problem)
             return None
         total = sum(len(s.first) + len(s.rest) for s in selection)

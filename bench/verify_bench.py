@@ -291,10 +291,12 @@ def main(argv: list[str] | None = None) -> int:
     tests: list[TestRow] = []
     fixes: list[FixRow] = []
     started = time.monotonic()
+    attempted = 0
     for i, problem in enumerate(problems):
         if args.budget_s and time.monotonic() - started > args.budget_s:
             print(f"time budget reached after {i} problems", file=sys.stderr)
             break
+        attempted += 1
         if args.part in ("tests", "both"):
             tests.append(run_tests_part(engines, problem, config))
             print(json.dumps(asdict(tests[-1])), file=sys.stderr, flush=True)
@@ -307,10 +309,11 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.json_out).write_text(
             json.dumps({"tests": [asdict(r) for r in tests], "fixes": [asdict(r) for r in fixes]}, indent=1)
         )
-    done = max(len(tests), len(fixes))
+    done = attempted
     ids = [p["task_id"] for p in problems[:done]]
     print(
-        f"HumanEval problems {ids[0] if ids else '-'} .. {ids[-1] if ids else '-'} ({done}), "
+        f"HumanEval problems {ids[0] if ids else '-'} .. {ids[-1] if ids else '-'} ({done}; "
+        f"{len(fixes)} with a planted bug), "
         f"test candidates {config.test_candidates}, repair rounds {config.test_repair_rounds}; "
         f"fix candidates {config.fix_candidates}, repair rounds {config.fix_repair_rounds}; "
         f"test replies up to {config.test_max_tokens} tokens"

@@ -19,7 +19,9 @@ Every verified result is rerun here, outside ragls, with plain `python -m pytest
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -77,8 +79,12 @@ def _pytest(ws: Path, test_file: str, timeout: float = RERUN_TIMEOUT_S) -> bool:
     return proc.returncode == 0
 
 
+_TMP = Path(tempfile.mkdtemp(prefix="ragls-he-"))  # every problem workspace; removed at exit
+atexit.register(shutil.rmtree, _TMP, ignore_errors=True)
+
+
 def _workspace(files: dict[str, str]) -> Path:
-    root = Path(tempfile.mkdtemp(prefix="ragls-he-"))
+    root = Path(tempfile.mkdtemp(dir=_TMP))
     for rel, text in files.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text(text, encoding="utf-8")

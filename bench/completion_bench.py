@@ -376,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
     print_summary(
         f"completion: {model}, {n_pkgs} package(s), max_tokens {args.max_tokens}, latency in ms", totals
     )
-    label = f"{args.kind}-{(model or 'default').replace('/', '_')}"
+    label = f"{args.kind}-{(model or 'default').replace('/', '_')}-cold{int(args.cold_prompt_ms)}"
     path = write_json(f"completion-{label}.json" if not args.quick else "completion-quick.json", report)
     log(f"wrote {path} ({report['wall_s']:.0f}s)")
     return 0

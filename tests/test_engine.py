@@ -10,7 +10,7 @@ from ragls.cancel import NEVER
 from ragls.engine.buffer import extract_code, split_at_cursor, window
 from ragls.engine.fix import FixEngine, minimal_edits
 from ragls.engine.grounding import called_names, ungrounded_names
-from ragls.engine.testgen import TestGenerator, locate_test_file, python_module
+from ragls.engine.testgen import TestGenerator, fenced_tests, locate_test_file, python_module
 from ragls.errors import WorkspaceError
 from ragls.indexing.records import Definition
 from ragls.indexing.workspace import WorkspaceIndex
@@ -123,7 +123,7 @@ def test_fix_is_offered_only_when_the_patch_parses(project: WorkspaceIndex) -> N
     proposal = FixEngine(project, retriever, bad_then_good).propose(
         path, broken, line, line, "'(' was never closed"
     )
-    assert proposal is not None and proposal.verified
+    assert proposal is not None and proposal.parses
     assert [(e.start_line, e.end_line) for e in proposal.edits] == [(line, line)]
     assert proposal.edits[0].new_text == "    return price * (1 - rate)\n"
     assert len(bad_then_good.prompts) == 2  # the unparsable first answer was rejected and retried
@@ -131,7 +131,7 @@ def test_fix_is_offered_only_when_the_patch_parses(project: WorkspaceIndex) -> N
 
     never_parses = ScriptedBackend(["```\ndef apply_discount(:\n```"] * 3)
     rejected = FixEngine(project, retriever, never_parses).propose(path, broken, line, line, None)
-    assert rejected is not None and not rejected.verified and "does not parse" in rejected.reason
+    assert rejected is not None and not rejected.parses and "does not parse" in rejected.reason
 
 
 def test_test_paths_follow_each_language_convention() -> None:
@@ -148,7 +148,7 @@ def test_test_paths_follow_each_language_convention() -> None:
     assert python_module("src/pkg/calc.py") == "pkg.calc" and python_module("pkg/__init__.py") == "pkg"
 
 
-def test_generated_tests_use_the_model_when_they_parse(project: WorkspaceIndex) -> None:
+def test_generated_tests_import_the_target_when_the_model_forgets(project: WorkspaceIndex) -> None:
     path = "shop/service.py"
     buffer = (project.root / path).read_text()
     reply = "```python\ndef test_apply_discount():\n    assert apply_discount(100, 0.5) == 50\n```"
@@ -157,15 +157,24 @@ def test_generated_tests_use_the_model_when_they_parse(project: WorkspaceIndex) 
         gen.target_at(path, buffer, 10) is not None
         and gen.target_at(path, buffer, 10).name == "apply_discount"
     )
-    test = gen.generate(path, buffer, 10)
-    assert test.path == "tests/test_service.py" and not test.append and test.from_model
-    assert test.content.startswith("from shop.service import apply_discount")
-    assert "def test_apply_discount" in test.content
+    plan = gen.plan(path, buffer, 10)
+    assert plan.test_path == "tests/test_service.py" and not plan.append and plan.target == "apply_discount"
+    code = gen.write(plan)
+    assert code.startswith("from shop.service import apply_discount")
+    assert "def test_apply_discount" in code
+    with pytest.raises(WorkspaceError):
+        gen.plan(path, buffer, 3)  # a blank line between definitions: nothing to test
 
-    garbage = TestGenerator(project, Retriever(project), ScriptedBackend(["I cannot do that ((("]))
-    fallback = garbage.generate(path, buffer, 10)
-    assert not fallback.from_model and "skeleton written by ragls" in fallback.content
-    compile(fallback.content, "t.py", "exec")  # the skeleton is valid Python
+    # models paste the code first and copy the target into the test file: the tests must test
+    # the workspace's function, so the copy goes and the import stays
+    pasted = (
+        "```python\ndef apply_discount(price, rate):\n    return 0\n```\nTests:\n```python\n"
+        "from shop.service import apply_discount\n\ndef apply_discount(price, rate):\n    return 0\n\n"
+        "def test_half():\n    assert apply_discount(100, 0.5) == 50\n```"
+    )
+    assert "def test_half" in fenced_tests(pasted)
+    code = TestGenerator(project, Retriever(project), ScriptedBackend([pasted])).write(plan)
+    assert "return 0" not in code and code.startswith("from shop.service import apply_discount")
 
 
 def test_completion_pipeline_with_a_real_gguf(project: WorkspaceIndex, tmp_path: Path) -> None:
@@ -199,7 +208,7 @@ def test_a_rewrite_is_not_offered_as_a_fix(project: WorkspaceIndex) -> None:
     proposal = FixEngine(project, Retriever(project), ScriptedBackend([unrelated] * 3)).propose(
         path, broken, line, line, None
     )
-    assert proposal is not None and not proposal.verified
+    assert proposal is not None and not proposal.parses
     assert "drops or renames apply_discount" in proposal.reason
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from ragls.indexing.workspace import WorkspaceIndex
-
 from ragls.retrieval.cursor import build_context
 from ragls.retrieval.retriever import Retriever
 from ragls.retrieval.types import CursorQuery, RetrievalConfig

@@ -42,6 +42,8 @@ def workspace(tmp_path: Path) -> Path:
 def _options(model: Path, **completion: object) -> dict:
     return {
         "model": {"path": str(model), "nCtx": 2048, "maxTokens": 16, "threads": 1},
+        "trustedWorkspace": True,
+        "verify": {"testCandidates": 1, "testRepairRounds": 1, "fixCandidates": 1, "fixRepairRounds": 0},
         "context": {"budgetTokens": 256},
         "embeddings": {"kind": "none"},
         "completion": {"debounceMs": 20, **completion},
@@ -141,7 +143,8 @@ async def test_real_stack_storm_and_code_actions(client, workspace: Path, tiny_s
     assert status["completion_requests"] == 50 and status["completions_started"] <= 3
     assert status["completions_failed"] == 0 and status["completions_computed"] >= 1
 
-    # code actions: listed instantly without edits, resolved by the engine
+    # code actions: listed instantly without edits, resolved by the engine; a random-weight
+    # model's tests and patches never pass, so nothing is offered (no skeleton, no unrun patch)
     uri = (workspace / "calc.py").as_uri()
     open_doc(client, uri, CALC)
     rng = types.Range(start=types.Position(line=5, character=4), end=types.Position(line=5, character=10))
@@ -155,16 +158,65 @@ async def test_real_stack_storm_and_code_actions(client, workspace: Path, tiny_s
     )
     assert [a.title for a in actions] == ["Fix with ragls", "Generate unit tests for add"]
     tests = await client.code_action_resolve_async(actions[1])
-    ops = tests.edit.document_changes
-    assert ops[0].kind == "create" and ops[0].uri == (workspace / "tests" / "test_calc.py").as_uri()
-    assert "add" in ops[1].edits[0].new_text
+    assert tests.edit is None and tests.disabled.reason.startswith("no test to offer")
     fix = await client.code_action_resolve_async(actions[0])
-    # a random-weight model rarely proposes a verified fix: either a real edit or disabled, never empty
-    if fix.disabled is None:
+    assert fix.edit is None and fix.disabled.reason.startswith("no ")
+    assert not (workspace / "tests").exists()
+
+
+BUGGY = CALC.replace("clamp(a + b)", "clamp(a - b)")
+TEST_CALC = "from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"
+
+
+async def test_real_stack_verified_fix_and_tests(client, workspace: Path) -> None:
+    """The whole server with a scripted model over HTTP: known replies, so the verdicts are known."""
+    from scripted_openai import scripted_server
+
+    (workspace / "tests").mkdir()
+    (workspace / "tests" / "test_calc.py").write_text(TEST_CALC, encoding="utf-8")
+    with scripted_server() as model:
+        options = {
+            "model": {"source": "remote", "endpoint": model.url},
+            "embeddings": {"kind": "none"},
+            "trustedWorkspace": True,
+            "verify": {"fixCandidates": 2, "testCandidates": 1, "testRepairRounds": 0},
+        }
+        await initialize(client, "visual_studio_code_v1.65.2", workspace, options)
+        await _indexed(client)
+        uri = (workspace / "calc.py").as_uri()
+        open_doc(client, uri, BUGGY)  # unsaved: the disk still has the old text
+        rng = types.Range(start=types.Position(line=5, character=4), end=types.Position(line=5, character=10))
+        params = types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            range=rng,
+            context=types.CodeActionContext(diagnostics=[types.Diagnostic(range=rng, message="wrong sum")]),
+        )
+        actions = await client.text_document_code_action_async(params)
+        wrong = 'def add(a, b):\n    """Add two numbers."""\n    return clamp(a * b)\n'
+        right = 'def add(a, b):\n    """Add two numbers."""\n    return clamp(a + b)\n'
+        model.script(f"```python\n{wrong}```", f"```python\n{right}```")
+        fix = await client.code_action_resolve_async(actions[0])
+        assert fix.title == "Fix: tests pass (1/1)"
         edits = fix.edit.document_changes[0].edits
-        assert edits and all(e.range.start.line >= 0 for e in edits)
-    else:
-        assert fix.edit is None and fix.disabled.reason
+        assert [(e.range.start.line, e.new_text) for e in edits] == [(5, "    return clamp(a + b)\n")]
+        assert len(model.requests) == 2  # the wrong patch failed test_add, the second passed
+
+        at = types.Position(line=10, character=8)
+        box = types.Range(start=at, end=at)
+        actions = await client.text_document_code_action_async(
+            types.CodeActionParams(
+                text_document=types.TextDocumentIdentifier(uri=uri), range=box,
+                context=types.CodeActionContext(diagnostics=[]),
+            )
+        )
+        assert [a.title for a in actions] == ["Generate unit tests for Box.get"]
+        model.script("```python\nfrom calc import Box\n\n\ndef test_get():\n    assert Box().get() == 1\n```")
+        tests = await client.code_action_resolve_async(actions[0])
+        want = "Add 1 passing test for Box.get to tests/test_calc.py, 100% of the lines covered"
+        assert tests.title == want
+        inserted = tests.edit.document_changes[-1].edits[0].new_text
+        assert "def test_get():\n    assert Box().get() == 1" in inserted
+    assert (workspace / "calc.py").read_text() == CALC  # nothing ran against the real files
 
 
 async def test_bad_model_path_keeps_serving(client, workspace: Path) -> None:

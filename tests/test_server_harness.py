@@ -148,33 +148,6 @@ class _Result:
     timings: dict[str, float]
 
 
-@dataclass
-class _LineEdit:
-    start_line: int
-    end_line: int
-    new_text: str
-
-
-@dataclass
-class _Proposal:
-    path: str
-    title: str
-    edits: list[_LineEdit]
-    new_text: str
-    verified: bool
-    reason: str
-    context: list[Any]
-
-
-@dataclass
-class _TestFile:
-    path: str
-    content: str
-    append: bool
-    framework: str
-    symbol: str
-
-
 class FakeHost:
     """Deterministic stand-in for the engine: completion echoes the cursor after a delay."""
 
@@ -201,21 +174,30 @@ class FakeHost:
         ctx = [_Snippet("lib.py", 1, 2, "def helper():\n    return 1\n")]
         return _Result(f"completion({before!r})\n    return x", self.model_name, ctx, {"generation_ms": 1.0})
 
-    def propose_fix(
-        self, path: str, buffer: str, start_line: int, end_line: int, diagnostic: Any, cancel: Any
-    ) -> Any:
+    def verified_fix(self, path: str, buffer: str, start_line: int, end_line: int, diagnostic: Any,
+                     *, config: Any, overlays: dict, cancel: Any, progress: Any) -> Any:
+        from ragls.engine.fix import FixProposal, LineEdit
+        from ragls.engine.verified_fix import FixReport
+
+        progress("generating candidate 1/1")
+        progress("running 2 tests")
+        self.last_overlays = overlays
         lines = buffer.split("\n")
         new = "\n".join(x.replace("retrun", "return") for x in lines[start_line - 1 : end_line]) + "\n"
-        verified = "unfixable" not in (diagnostic or "")
-        return _Proposal(
-            path,
-            "fix typo",
-            [_LineEdit(start_line, end_line, new)],
-            buffer,
-            verified,
-            "" if verified else "does not parse",
-            [],
-        )
+        edits = [LineEdit(start_line, end_line, new)]
+        proposal = FixProposal(path, "fix typo", edits, buffer, True, "", [])
+        if "unfixable" in (diagnostic or ""):
+            return FixReport(path, candidates=1, reason="the proposed patch does not parse")
+        if "untested" in (diagnostic or ""):
+            return FixReport(path, verified=False, candidates=1, proposal=proposal,
+                             title="Fix (unverified: no test covers this)", reason="no test covers this code")
+        return FixReport(path, "diff", True, 2, 2, 1, 0, proposal, "Fix: tests pass (2/2)", "ok")
+
+    def fix_failing_test(self, path: str, buffer: str, line: int, *, config: Any, overlays: dict,
+                         cancel: Any, progress: Any) -> Any:
+        from ragls.engine.verified_fix import FixReport
+
+        return FixReport(path, reason="test_x already passes", failing_test="test_x")
 
     def test_target(self, path: str, buffer: str, line: int) -> Any:
         lines = buffer.split("\n")
@@ -225,14 +207,21 @@ class FakeHost:
                 return _Target(m.group(1))
         return None
 
-    def generate_tests(self, path: str, buffer: str, line: int, cancel: Any) -> _TestFile:
+    def verified_tests(self, path: str, buffer: str, line: int, *, config: Any, overlays: dict,
+                       cancel: Any, progress: Any) -> Any:
+        from ragls.engine.verified_tests import TestReport
+
         target = self.test_target(path, buffer, line)
         module = Path(path).stem
         test_path = f"tests/test_{module}.py"
-        content = (
-            f"from {module} import {target.name}\n\n\ndef test_{target.name}():\n    assert {target.name}\n"
-        )
-        return _TestFile(test_path, content, (self.root / test_path).exists(), "pytest", target.name)
+        name = target.name
+        code = f"from {module} import {name}\n\n\ndef test_{name}():\n    assert {name}() == 1\n"
+        if target.name == "add":  # nothing passed: nothing offered
+            bugs = ["test_add expects 3, the code returns 4"]
+            return TestReport(test_path, "", False, 3, 0, 0, 3, 2, None, bugs,
+                              symbol="add", reason="no generated test passed")
+        return TestReport(test_path, code, True, 2, 1, 0, 1, 0, 1.0, [], (self.root / test_path).exists(),
+                          target.name, "pytest")
 
     def select_model(self, name: str) -> str:
         if "missing" in name:

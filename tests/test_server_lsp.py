@@ -218,9 +218,12 @@ async def test_cancel_request_stops_the_model(workspace: Path) -> None:
         await client.stop()
 
 
+TRUSTED = {"trustedWorkspace": True}
+
+
 @pytest.mark.parametrize("profile", PROFILES)
 async def test_code_actions_list_and_resolve(client, workspace: Path, profile: str) -> None:
-    await initialize(client, profile, workspace)
+    await initialize(client, profile, workspace, TRUSTED)
     await _ready(client)
     uri = (workspace / "calc.py").as_uri()
     open_doc(client, uri, SOURCE)
@@ -239,8 +242,9 @@ async def test_code_actions_list_and_resolve(client, workspace: Path, profile: s
     )
     titles = [a.title for a in actions]
     assert titles == ["Fix with ragls", "Generate unit tests for add"]
-    assert all(a.edit is None for a in actions)
+    assert all(a.edit is None and a.disabled is None for a in actions)
     fix = await client.code_action_resolve_async(actions[0])
+    assert fix.title == "Fix: tests pass (2/2)"  # the title says what was checked
     changes = fix.edit.document_changes or []
     edits = changes[0].edits if changes else fix.edit.changes[uri]
     assert len(edits) == 1
@@ -248,30 +252,84 @@ async def test_code_actions_list_and_resolve(client, workspace: Path, profile: s
     assert edits[0].range == types.Range(
         start=types.Position(line=4, character=0), end=types.Position(line=5, character=0)
     )
+    if profile.startswith("visual"):  # VS Code shows job progress: begin, what happens, end
+        reports = [v for r in client.progress_reports.values() for v in r]
+        assert any(getattr(v, "message", "") == "running 2 tests" for v in reports)
+        assert any(v.kind == "begin" and v.cancellable for v in reports)
 
+    # nothing passed: no test is offered, the action is disabled with the reason
     tests = await client.code_action_resolve_async(actions[1])
-    ops = tests.edit.document_changes
-    assert ops[0].kind == "create" and ops[0].uri == (workspace / "tests" / "test_calc.py").as_uri()
-    assert ops[1].edits[0].new_text.startswith("from calc import add")
+    assert tests.edit is None and "no generated test passed" in tests.disabled.reason
 
-    # unverified fix: disabled with the reason, never an empty edit
-    bad = types.Diagnostic(range=diag.range, message="unfixable thing")
+    # no verified fix: disabled with the reason, never an empty edit
+    for message, reason in (("unfixable thing", "does not parse"), ("untested code", "no test covers this")):
+        bad = types.Diagnostic(range=diag.range, message=message)
+        actions = await client.text_document_code_action_async(
+            types.CodeActionParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                range=diag.range,
+                context=types.CodeActionContext(diagnostics=[bad], only=[types.CodeActionKind.QuickFix]),
+            )
+        )
+        assert [a.title for a in actions] == ["Fix with ragls"]
+        resolved = await client.code_action_resolve_async(actions[0])
+        assert resolved.edit is None and reason in resolved.disabled.reason
+    await wait_for(lambda: any("no test covers this" in m.message for m in client.messages))
+
+
+async def test_unverified_fix_only_when_allowed(client, workspace: Path) -> None:
+    options = {**TRUSTED, "verify": {"allowUnverifiedFixes": True}}
+    await initialize(client, "neovim_v0.12.0", workspace, options)
+    uri = (workspace / "calc.py").as_uri()
+    open_doc(client, uri, SOURCE)
+    rng = types.Range(start=types.Position(line=4, character=4), end=types.Position(line=4, character=10))
+    diag = types.Diagnostic(range=rng, message="untested code")
     actions = await client.text_document_code_action_async(
         types.CodeActionParams(
-            text_document=types.TextDocumentIdentifier(uri=uri),
-            range=diag.range,
-            context=types.CodeActionContext(diagnostics=[bad], only=[types.CodeActionKind.QuickFix]),
+            text_document=types.TextDocumentIdentifier(uri=uri), range=rng,
+            context=types.CodeActionContext(diagnostics=[diag], only=[types.CodeActionKind.QuickFix]),
         )
     )
-    assert [a.title for a in actions] == ["Fix with ragls"]
     resolved = await client.code_action_resolve_async(actions[0])
-    assert resolved.edit is None and "did not verify" in resolved.disabled.reason
-    await wait_for(lambda: any("did not verify" in m.message for m in client.messages))
+    assert resolved.title == "Fix (unverified: no test covers this)" and resolved.edit is not None
+
+
+async def test_untrusted_workspace_lists_actions_disabled(client, workspace: Path) -> None:
+    await initialize(client, "neovim_v0.12.0", workspace)
+    uri = (workspace / "calc.py").as_uri()
+    open_doc(client, uri, SOURCE)
+    rng = types.Range(start=types.Position(line=4, character=4), end=types.Position(line=4, character=10))
+    actions = await client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri), range=rng,
+            context=types.CodeActionContext(diagnostics=[types.Diagnostic(range=rng, message="x")]),
+        )
+    )
+    assert len(actions) == 2 and all("not trusted" in a.disabled.reason for a in actions)
+    resolved = await client.code_action_resolve_async(actions[0])
+    assert resolved.edit is None and "not trusted" in resolved.disabled.reason
+
+
+async def test_failing_test_is_offered_as_a_fix_trigger(client, workspace: Path) -> None:
+    await initialize(client, "neovim_v0.12.0", workspace, TRUSTED)
+    text = "from calc import add\n\n\ndef test_x():\n    assert add(1, 2) == 3\n"
+    uri = (workspace / "tests" / "test_calc.py").as_uri()
+    open_doc(client, uri, text)
+    at = types.Range(start=types.Position(line=4, character=6), end=types.Position(line=4, character=6))
+    actions = await client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri), range=at,
+            context=types.CodeActionContext(diagnostics=[]),
+        )
+    )
+    assert [a.title for a in actions] == ["Fix so that test_x passes"]
+    resolved = await client.code_action_resolve_async(actions[0])
+    assert "already passes" in resolved.disabled.reason
 
 
 async def test_generate_tests_appends_to_existing_file(client, workspace: Path) -> None:
     (workspace / "tests" / "test_calc.py").write_text("def test_old():\n    pass\n", encoding="utf-8")
-    await initialize(client, "neovim_v0.12.0", workspace)
+    await initialize(client, "neovim_v0.12.0", workspace, TRUSTED)
     uri = (workspace / "calc.py").as_uri()
     open_doc(client, uri, SOURCE)
     at_def = types.Range(start=types.Position(line=8, character=8), end=types.Position(line=8, character=8))
@@ -284,9 +342,10 @@ async def test_generate_tests_appends_to_existing_file(client, workspace: Path) 
     )
     assert [a.title for a in actions] == ["Generate unit tests for get"]
     resolved = await client.code_action_resolve_async(actions[0])
+    assert resolved.title == "Add 1 passing test for get to tests/test_calc.py, 100% of the lines covered"
     ops = resolved.edit.document_changes
     assert len(ops) == 1 and ops[0].edits[0].range.start == types.Position(line=2, character=0)
-    assert ops[0].edits[0].new_text.startswith("\nfrom calc import get")
+    assert ops[0].edits[0].new_text.startswith("\n\nfrom calc import get")
 
 
 async def test_bad_settings_warn_once_and_unknown_method(client, workspace: Path) -> None:

@@ -1,7 +1,7 @@
 """`ragls demo`: the main job on the bundled defaults, non-interactively.
 
 Indexes a workspace (this repository by default), shows the graph, then a
-completion with the cross-file context it used, a verified fix and generated
+completion with the cross-file context it used, a fix and generated
 tests, all with the bundled local model. Nothing on disk is changed: the fix
 and the tests work on an unsaved buffer, as the editor would send it.
 """
@@ -126,10 +126,10 @@ def run(args: argparse.Namespace) -> int:
             proposal = session.fix_engine().propose(
                 fix_path, broken, bug_line, bug_line, "SyntaxError: '(' was never closed"
             )
-            if proposal is None or not proposal.verified:
-                print(f"  no verified fix offered: {proposal.reason if proposal else 'no proposal'}")
+            if proposal is None or not proposal.parses:
+                print(f"  no fix offered: {proposal.reason if proposal else 'no proposal'}")
             else:
-                print(f"  {proposal.title}: {proposal.reason}")
+                print(f"  {proposal.title}: {proposal.reason} (not run here; `ragls fix` runs the tests)")
                 for e in proposal.edits:
                     print(f"    lines {e.start_line}-{e.end_line} ->")
                     for new in e.new_text.rstrip("\n").split("\n"):
@@ -139,16 +139,20 @@ def run(args: argparse.Namespace) -> int:
             print("  (demo fix needs this repository as the workspace; skipped)")
             target_buffer = None
 
-        _say("5. Generate unit tests (shown, not written)")
+        _say("5. Generate unit tests, run them in a sandbox, keep what passes (shown, not written)")
         if target_buffer:
             def_line = next(
                 i for i, x in enumerate(target_buffer.split("\n"), 1) if x.startswith("def split_at_cursor")
             )
-            test = session.test_generator().generate(fix_path, target_buffer, def_line)
-            origin = "model" if test.from_model else "skeleton (the model's output did not parse)"
-            where = "append" if test.append else "new file"
-            print(f"  {test.framework} tests for {test.symbol} -> {test.path} ({where}; {origin})")
-            for out_line in test.content.strip("\n").split("\n")[:30]:
+            from ragls.engine.verify_config import VerifyConfig
+
+            config = VerifyConfig(trusted=True, test_candidates=1, test_repair_rounds=1)
+            test = session.verified_tests(config).generate(fix_path, target_buffer, def_line)
+            print(f"  {test.framework} tests for {test.symbol} -> {test.test_file}: {test.passed} passed "
+                  f"and kept of {test.generated} generated, coverage {test.coverage}")
+            if not test.verified:
+                print(f"  nothing offered: {test.reason}")
+            for out_line in test.code.strip("\n").split("\n")[:30] if test.verified else []:
                 print("    | " + out_line)
         print("\nDone. Start the server with: .venv/bin/ragls serve  (see README for editor set-up)")
         return 0

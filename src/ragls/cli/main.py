@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "ragls.cli.serve_cmd",  # serve
     "ragls.cli.demo_cmd",  # demo
     "ragls.cli.doctor_cmd",  # doctor (editors' health checks)
+    "ragls.cli.verify_cmds",  # tests, fix
 )
 
 

@@ -1,8 +1,9 @@
-"""Bug-fix proposals: the model rewrites a region with retrieved context; ragls checks the patch.
+"""Bug-fix candidates: the model rewrites a region with retrieved context; ragls checks the patch.
 
-A proposal is offered only when the patched buffer still parses with no new
-syntax error (tree-sitter) and actually changes something. Edits are minimal:
-only the changed lines, as 1-based inclusive line ranges to replace.
+A candidate is kept only when the patched buffer still parses with no new syntax error
+(tree-sitter), changes something and does not rewrite or rename the region. Whether it is a
+fix is decided by running the tests (`verified_fix`). Edits are minimal: only the changed
+lines, as 1-based inclusive line ranges to replace.
 """
 
 from __future__ import annotations
@@ -49,8 +50,25 @@ class FixProposal:
     title: str
     edits: list[LineEdit]
     new_text: str
-    verified: bool
+    parses: bool  # the patched file parses and the patch stays a fix; nothing was run
     reason: str
+    context: list[Snippet] = field(default_factory=list)
+    region_lines: int = 0  # lines of the rewritten region
+
+
+@dataclass
+class FixPlan:
+    """A fix request, prepared once and asked of the model once per candidate."""
+
+    path: str
+    buffer: str
+    lines: list[str]
+    first: int
+    last: int
+    old_region: list[str]
+    syntax_errors: int
+    messages: list[dict]
+    max_tokens: int | None  # None: the region does not fit the model's window
     context: list[Snippet] = field(default_factory=list)
 
 
@@ -153,7 +171,7 @@ class FixEngine:
             {"role": "user", "content": user},
         ]
 
-    def propose(
+    def prepare(
         self,
         path: str,
         buffer: str,
@@ -161,8 +179,8 @@ class FixEngine:
         end_line: int,
         diagnostic: str | None,
         cancel: CancelToken = NEVER,
-    ) -> FixProposal | None:
-        """A verified fix of the region around start_line..end_line, or an unverified one with the reason."""
+    ) -> FixPlan:
+        """The region to rewrite, its context and the prompt (no model call)."""
         parsed = parse_source(path, buffer.encode("utf-8", "surrogatepass"))
         lines = buffer.split("\n")
         first, last = fix_region(lines, parsed, start_line, end_line)
@@ -172,7 +190,6 @@ class FixEngine:
         except Exception:  # one failing stage must not sink the fix
             log.exception("retrieval for fix failed")
             context = []
-        before = parsed.syntax_errors
         region_text = "\n".join(old_region)
         want = min(1024, 2 * self.backend.count_tokens(region_text) + 64)
         context, messages = fit_items(
@@ -183,50 +200,81 @@ class FixEngine:
             measure=chat_tokens,
         )
         max_tokens = chat_max_tokens(self.backend, messages, want)
-        if max_tokens is None:
-            return FixProposal(
-                path,
-                "Fix with ragls",
-                [],
-                buffer,
-                False,
-                "the code is too long for the model's context window",
-                context,
-            )
-        reason = "the model proposed no change"
+        return FixPlan(path, buffer, lines, first, last, old_region, parsed.syntax_errors, messages,
+                       max_tokens, context)
+
+    def candidate(
+        self, plan: FixPlan, temperature: float, cancel: CancelToken = NEVER,
+        messages: list[dict] | None = None,
+    ) -> FixProposal:
+        """One model call: a patch of the plan's region, checked to parse and to stay a fix."""
+        assert plan.max_tokens is not None
+        reply = self.backend.chat(
+            messages or plan.messages, max_tokens=plan.max_tokens, temperature=temperature, cancel=cancel
+        )
+        return self._check(plan, reply.text)
+
+    def repair_messages(self, plan: FixPlan, patch: FixProposal, failure: str) -> list[dict]:
+        """The prompt for a repair round: the last patch and how its tests failed."""
+        region = "\n".join(patch.new_text.split("\n")[plan.first - 1 : plan.first - 1 + patch.region_lines])
+        return [
+            *plan.messages,
+            {"role": "assistant", "content": f"```\n{region}\n```"},
+            {"role": "user", "content": "With that change the tests still fail:\n```\n" + failure
+             + "\n```\nReply with a corrected version of the original code in one fenced code block."},
+        ]
+
+    def _check(self, plan: FixPlan, reply: str) -> FixProposal:
+        path, lines, first, last, old_region = plan.path, plan.lines, plan.first, plan.last, plan.old_region
+        before = plan.syntax_errors
+        code = _reindent(extract_code(reply), "\n".join(old_region))
+        new_region = code.split("\n")
+        if not code.strip() or new_region == old_region:
+            return FixProposal(path, "Fix with ragls", [], plan.buffer, False, "the model proposed no change")
+        new_lines = lines[: first - 1] + new_region + lines[last:]
+        new_text = "\n".join(new_lines)
+        after = parse_source(path, new_text.encode("utf-8", "surrogatepass")).syntax_errors
+        # Kept only if the file parses afterwards, or at least has fewer syntax errors
+        # than before (a broken file elsewhere must not block a real improvement).
+        if after and after >= before:
+            reason = f"the proposed patch does not parse ({after} syntax errors, {before} before)"
+            return FixProposal(path, "Fix with ragls", [], plan.buffer, False, reason)
+        drift = _drift(old_region, new_region, path)
+        if drift:
+            return FixProposal(path, "Fix with ragls", [], plan.buffer, False, drift)
+        edits = minimal_edits(old_region, new_region, first)
+        return FixProposal(
+            path=path,
+            title=f"Fix with ragls ({len(edits)} change{'s' if len(edits) != 1 else ''})",
+            edits=edits,
+            new_text=new_text,
+            parses=True,
+            reason="patched file parses"
+            + (f"; {before - after} syntax error(s) fewer" if after < before else ""),
+            context=plan.context,
+            region_lines=len(new_region),
+        )
+
+    def propose(
+        self,
+        path: str,
+        buffer: str,
+        start_line: int,
+        end_line: int,
+        diagnostic: str | None,
+        cancel: CancelToken = NEVER,
+    ) -> FixProposal | None:
+        """The first patch (of `attempts`) that parses and stays a fix; not executed (see verified_fix)."""
+        plan = self.prepare(path, buffer, start_line, end_line, diagnostic, cancel)
+        if plan.max_tokens is None:
+            return FixProposal(path, "Fix with ragls", [], buffer, False,
+                               "the code is too long for the model's context window", plan.context)
+        proposal = FixProposal(path, "Fix with ragls", [], buffer, False, "the model proposed no change")
         for attempt in range(self.attempts):
             cancel.raise_if_cancelled()
-            reply = self.backend.chat(
-                messages, max_tokens=max_tokens, temperature=0.2 + 0.3 * attempt, cancel=cancel
-            )
-            code = _reindent(extract_code(reply.text), "\n".join(old_region))
-            new_region = code.split("\n")
-            if not code.strip() or new_region == old_region:
-                reason = "the model proposed no change"
-                continue
-            new_lines = lines[: first - 1] + new_region + lines[last:]
-            new_text = "\n".join(new_lines)
-            after = parse_source(path, new_text.encode("utf-8", "surrogatepass")).syntax_errors
-            # Offered only if the file parses afterwards, or at least has fewer syntax errors
-            # than before (a broken file elsewhere must not block a real improvement).
-            if after and after >= before:
-                reason = f"the proposed patch does not parse ({after} syntax errors, {before} before)"
-                log.info("fix attempt %d rejected: %s", attempt + 1, reason)
-                continue
-            drift = _drift(old_region, new_region, path)
-            if drift:
-                reason = drift
-                log.info("fix attempt %d rejected: %s", attempt + 1, reason)
-                continue
-            edits = minimal_edits(old_region, new_region, first)
-            return FixProposal(
-                path=path,
-                title=f"Fix with ragls ({len(edits)} change{'s' if len(edits) != 1 else ''})",
-                edits=edits,
-                new_text=new_text,
-                verified=True,
-                reason="patched file parses"
-                + (f"; {before - after} syntax error(s) fewer" if after < before else ""),
-                context=context,
-            )
-        return FixProposal(path, "Fix with ragls", [], buffer, False, reason, context)
+            proposal = self.candidate(plan, 0.2 + 0.3 * attempt, cancel)
+            if proposal.parses:
+                return proposal
+            log.info("fix attempt %d rejected: %s", attempt + 1, proposal.reason)
+        proposal.context = plan.context
+        return proposal

@@ -16,6 +16,9 @@ from typing import TYPE_CHECKING
 from ragls.engine.completion import CompletionEngine
 from ragls.engine.fix import FixEngine
 from ragls.engine.testgen import TestGenerator
+from ragls.engine.verified_fix import VerifiedFixer
+from ragls.engine.verified_tests import VerifiedTestGenerator
+from ragls.engine.verify_config import VerifyConfig
 from ragls.indexing.config import IndexConfig
 from ragls.indexing.workspace import WorkspaceIndex
 from ragls.models.backend import ModelConfig, estimate_tokens, load_backend, model_for_role
@@ -173,6 +176,12 @@ class Session:
 
     def test_generator(self) -> TestGenerator:
         return TestGenerator(self.index, self.retriever, self.generation_backend)
+
+    def verified_tests(self, config: VerifyConfig) -> VerifiedTestGenerator:
+        return VerifiedTestGenerator(self.index, self.test_generator(), config)
+
+    def verified_fixer(self, config: VerifyConfig) -> VerifiedFixer:
+        return VerifiedFixer(self.index, self.fix_engine(), config)
 
     def close(self) -> None:
         """Stop the retriever's dense worker, save vectors, release the model, close the index.

@@ -4,8 +4,8 @@ Python: pytest in tests/test_<module>.py; TS/JS: <name>.test.ts|js beside the fi
 (vitest or jest imports when package.json names them); Go: <name>_test.go in the
 same package; Rust: a #[cfg(test)] module appended to the file; Java: JUnit 5 in
 src/test/java mirroring the package. The model writes the tests from the symbol's
-source, the definitions it uses and an existing test as a style example; what it
-writes must parse, otherwise a minimal, clearly marked skeleton is offered instead.
+source, the definitions it uses and an existing test as a style example. The generator only
+asks; `verified_tests` runs what comes back and keeps what passes.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING
 from ragls.cancel import NEVER, CancelToken
 from ragls.engine.buffer import extract_code
 from ragls.engine.prompt_fit import chat_max_tokens, chat_tokens, fit_items
+from ragls.engine.pytest_file import complete_part, split_asserts
+from ragls.errors import WorkspaceError
 from ragls.indexing.parser import parse_source
 from ragls.indexing.records import Definition, ParsedFile
 from ragls.retrieval.types import CursorQuery
@@ -35,15 +37,22 @@ TESTABLE_KINDS = {"function", "method", "class", "struct", "interface", "enum", 
 
 
 @dataclass
-class TestFile:
-    __test__ = False  # not a pytest test class
+class TestPlan:
+    """What to test and how to ask for it; the model is called per candidate and repair step."""
 
-    path: str  # workspace-relative
-    content: str
-    append: bool
+    __test__ = False
+
+    path: str  # the file under test (workspace-relative)
+    symbol: Definition
+    language: str
     framework: str
-    symbol: str
-    from_model: bool = True  # False: the model's output did not parse and a skeleton was used
+    test_path: str  # where the tests go (workspace-relative); == path for Rust (appended module)
+    module: str  # what a Python test imports from
+    target: str  # the name a test imports (a method's class)
+    existing: str  # the test file's current text ("" when new)
+    append: bool
+    messages: list[dict]
+    max_tokens: int | None  # None: the prompt cannot fit the model's window
 
 
 def python_module(path: str) -> str:
@@ -77,44 +86,34 @@ def locate_test_file(
     return str(p.with_name(f"test_{p.name}")), "unknown"
 
 
-def skeleton(language: str, framework: str, symbol: Definition, module: str, package: str | None) -> str:
-    """A minimal test that compiles and exercises the symbol's existence; marked as a skeleton."""
-    name = symbol.name
-    note = "skeleton written by ragls: the model's tests did not parse; fill in real assertions"
-    if language == "python":
-        target = symbol.parent.split(".")[0] if symbol.parent else name
-        return (
-            f"from {module} import {target}\n\n\n"
-            f"def test_{name.lower()}_exists():\n    # {note}\n"
-            f"    assert callable({target if not symbol.parent else target + '.' + name})\n"
-        )
-    if language in ("typescript", "tsx", "javascript"):
-        imp = "import { describe, it, expect } from 'vitest';\n" if framework == "vitest" else ""
-        return (
-            f"{imp}import {{ {name} }} from './{module}';\n\n"
-            f"describe('{name}', () => {{\n  // {note}\n  it('is defined', () => {{\n"
-            f"    expect({name}).toBeDefined();\n  }});\n}});\n"
-        )
-    if language == "go":
-        return (
-            f'package {package or "main"}\n\nimport "testing"\n\n'
-            f"func Test{name[:1].upper()}{name[1:]}(t *testing.T) {{\n\t// {note}\n\t_ = {name}\n}}\n"
-        )
-    if language == "rust":
-        return (
-            "\n#[cfg(test)]\nmod tests {\n    use super::*;\n\n"
-            f"    // {note}\n    #[test]\n"
-            f"    fn {name.lower()}_exists() {{\n        let _ = {name};\n    }}\n}}\n"
-        )
-    if language == "java":
-        cls = (symbol.parent or name).split(".")[0]
-        pkg = f"package {package};\n\n" if package else ""
-        return (
-            f"{pkg}import org.junit.jupiter.api.Test;\nimport static org.junit.jupiter.api.Assertions.*;\n\n"
-            f"class {cls}Test {{\n    // {note}\n    @Test\n    void {name}Exists() {{\n"
-            f"        assertNotNull({cls}.class);\n    }}\n}}\n"
-        )
-    return f"// {note}\n"
+_FENCES = re.compile(r"```[^\n`]*\n(.*?)(?:```|\Z)", re.DOTALL)
+_TEST_MARK = re.compile(r"def test|\btest\(|\bit\(|#\[test\]|@Test|func Test")
+
+
+def fenced_tests(reply: str) -> str:
+    """The fenced block of a reply that holds tests (models often paste the code first)."""
+    blocks = _FENCES.findall(reply)
+    for block in blocks:
+        if _TEST_MARK.search(block):
+            return block.strip("\n")
+    return extract_code(reply)
+
+
+def drop_top_level(code: str, names: set[str]) -> str:
+    """Python `code` without top-level functions or classes named in `names` (as it parses)."""
+    import ast
+
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return code
+    lines = code.split("\n")
+    cut: set[int] = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and node.name in names:
+            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            cut.update(range(first, (node.end_lineno or node.lineno) + 1))
+    return "\n".join(x for i, x in enumerate(lines, 1) if i not in cut) if cut else code
 
 
 def _innermost_testable(parsed: ParsedFile, line: int) -> Definition | None:
@@ -154,14 +153,17 @@ class TestGenerator:
                     return "\n".join(text.split("\n")[:40])
         return ""
 
-    def generate(self, path: str, buffer: str, line: int, cancel: CancelToken = NEVER) -> TestFile:
+    def plan(
+        self, path: str, buffer: str, line: int, cancel: CancelToken = NEVER, max_tokens: int = 512
+    ) -> TestPlan:
+        """Where the tests go, in which framework, and the prompt that asks for them."""
         try:
             parsed = parse_source(path, buffer.encode("utf-8", "surrogatepass"))
         except ValueError:
             parsed = None
         symbol = _innermost_testable(parsed, line) if parsed is not None else None
         if parsed is None or symbol is None:
-            raise ValueError(f"no function, method or class at {path}:{line}")
+            raise WorkspaceError(f"no function, method or class at {path}:{line}")
         language = parsed.language
         package = next((d.name for d in parsed.definitions if d.kind == "package"), None)
         js_runner = "jest"
@@ -169,7 +171,7 @@ class TestGenerator:
             js_runner = "vitest" if "vitest" in (self.index.read_text("package.json") or "") else "jest"
         test_path, framework = locate_test_file(path, language, symbol, package, js_runner)
         module = python_module(path) if language == "python" else PurePosixPath(path).stem
-        existing = self.index.read_text(test_path) if test_path != path else None
+        existing = self.index.read_text(test_path) if test_path != path else buffer
         append = test_path == path or bool(existing)
 
         source = "\n".join(buffer.split("\n")[symbol.start_line - 1 : symbol.end_line])
@@ -181,45 +183,63 @@ class TestGenerator:
             log.exception("retrieval for test generation failed")
             context = []
         style = self._style_example(test_path)
+        target = symbol.parent.split(".")[0] if symbol.parent else symbol.name
+        imp = f"from {module} import {target}" if language == "python" else f"`{module}`"
 
         def render(parts: Sequence[str]) -> list[dict]:
             user = (
                 "".join(parts)
                 + f"Write {framework} unit tests for `{symbol.qualname}` from {path}"
-                + f" (import it from `{module}`):\n"
-                + f"```\n{source}\n```\nReply with the complete test file in one fenced code block."
+                + f" (import it with {imp}):\n"
+                + f"```\n{source}\n```\n"
+                + "Each test calls it with concrete inputs and asserts the exact expected result."
+                + " Reply with the complete test file in one fenced code block."
             )
             return [
                 {"role": "system", "content": "You write small, correct, deterministic unit tests."},
                 {"role": "user", "content": user},
             ]
 
-        parts = [f"Used by it, from {s.path}:\n```\n{s.text}\n```\n" for s in context[:3]]
+        parts = [f"Used by it or using it, from {s.path}:\n```\n{s.text}\n```\n" for s in context[:3]]
         if style:
             parts.insert(0, f"An existing test of this project, follow its style:\n```\n{style}\n```\n")
-        _, messages = fit_items(self.backend, parts, render, 512, measure=chat_tokens)
-        max_tokens = chat_max_tokens(self.backend, messages, 512)
-        code = ""
-        if max_tokens is not None:
-            reply = self.backend.chat(messages, max_tokens=max_tokens, temperature=0.2, cancel=cancel)
-            code = extract_code(reply.text).strip() + "\n"
-        from_model = self._usable(code, test_path if test_path != path else path, symbol)
-        if not from_model:
-            code = skeleton(language, framework, symbol, module, package)
-        if language == "python" and from_model and symbol.name not in code.split("def test")[0]:
-            target = symbol.parent.split(".")[0] if symbol.parent else symbol.name
-            code = f"from {module} import {target}\n\n\n" + code
-        if append:
-            code = "\n\n" + code.lstrip("\n")
-        return TestFile(test_path, code, append, framework, symbol.qualname, from_model)
+        _, messages = fit_items(self.backend, parts, render, max_tokens, measure=chat_tokens)
+        reply_tokens = chat_max_tokens(self.backend, messages, max_tokens)
+        return TestPlan(path, symbol, language, framework, test_path, module, target, existing or "",
+                        append, messages, reply_tokens)
+
+    def write(self, plan: TestPlan, temperature: float = 0.2, cancel: CancelToken = NEVER) -> str:
+        """One model call: a test file for the plan ("" when the prompt cannot fit)."""
+        if plan.max_tokens is None:
+            return ""
+        reply = self.backend.chat(plan.messages, max_tokens=plan.max_tokens, temperature=temperature,
+                                  cancel=cancel)
+        log.debug("test candidate reply: %s", reply.text)
+        return self._with_import(plan, fenced_tests(reply.text).strip() + "\n")
+
+    def repair(self, plan: TestPlan, code: str, failure: str, temperature: float = 0.2,
+               cancel: CancelToken = NEVER) -> str:
+        """One model call: the test file again, given how the last run failed."""
+        if plan.max_tokens is None:
+            return ""
+        messages = [
+            *plan.messages,
+            {"role": "assistant", "content": f"```\n{code}\n```"},
+            {"role": "user", "content": "Running these tests failed:\n```\n" + failure + "\n```\n"
+             + f"Correct the tests (not `{plan.symbol.name}` itself): fix wrong imports, wrong expected"
+             + " values and wrong calls. Reply with the complete test file in one fenced code block."},
+        ]
+        max_tokens = chat_max_tokens(self.backend, messages, plan.max_tokens) or plan.max_tokens
+        reply = self.backend.chat(messages, max_tokens=max_tokens, temperature=temperature, cancel=cancel)
+        log.debug("test repair reply: %s", reply.text)
+        return self._with_import(plan, fenced_tests(reply.text).strip() + "\n")
 
     @staticmethod
-    def _usable(code: str, test_path: str, symbol: Definition) -> bool:
-        """The model's test file parses and mentions the symbol under test."""
-        if symbol.name not in code:
-            return False
-        try:
-            parsed = parse_source(test_path, code.encode("utf-8", "surrogatepass"))
-        except ValueError:
-            return False
-        return parsed.syntax_errors == 0 and bool(parsed.definitions)
+    def _with_import(plan: TestPlan, code: str) -> str:
+        """Python tests test the workspace's code: a copy of the target the model pasted into the
+        test file is removed, and the target is imported when the model forgot to."""
+        if plan.language == "python":
+            code = split_asserts(drop_top_level(complete_part(code) or code, {plan.target}))
+        if plan.language == "python" and code.strip() and plan.target not in code.split("def test")[0]:
+            code = f"from {plan.module} import {plan.target}\n\n\n" + code
+        return code

@@ -172,20 +172,6 @@ class SessionHost:
                 if self._busy == 0 and self._scheduler is not None:
                     self._scheduler.resume()
 
-    def propose_fix(
-        self,
-        path: str,
-        buffer: str,
-        start_line: int,
-        end_line: int,
-        diagnostic: str | None,
-        cancel: CancelToken,
-    ) -> Any:
-        with self._foreground():
-            return self.session.fix_engine().propose(
-                path, buffer, start_line, end_line, diagnostic, cancel=cancel
-            )
-
     def test_target(self, path: str, buffer: str, line: int) -> Any:
         from ragls.engine.testgen import TestGenerator
 
@@ -193,9 +179,26 @@ class SessionHost:
         with self._inflight.enter():
             return TestGenerator(self.index, self.session.retriever, None).target_at(path, buffer, line)  # type: ignore[arg-type]
 
-    def generate_tests(self, path: str, buffer: str, line: int, cancel: CancelToken) -> Any:
+    # Verification jobs run on the verify worker; each model call goes to the backend on its own,
+    # so a completion waits for one generation step at most.
+    def verified_fix(self, path: str, buffer: str, start_line: int, end_line: int, diagnostic: str | None,
+                     *, config: Any, overlays: dict[str, str], cancel: CancelToken, progress: Any) -> Any:
         with self._foreground():
-            return self.session.test_generator().generate(path, buffer, line, cancel=cancel)
+            return self.session.verified_fixer(config).fix(
+                path, buffer, start_line, end_line, diagnostic, overlays=overlays, cancel=cancel,
+                progress=progress)
+
+    def fix_failing_test(self, path: str, buffer: str, line: int, *, config: Any, overlays: dict[str, str],
+                         cancel: CancelToken, progress: Any) -> Any:
+        with self._foreground():
+            return self.session.verified_fixer(config).fix_failing_test(
+                path, buffer, line, overlays=overlays, cancel=cancel, progress=progress)
+
+    def verified_tests(self, path: str, buffer: str, line: int, *, config: Any, overlays: dict[str, str],
+                       cancel: CancelToken, progress: Any) -> Any:
+        with self._foreground():
+            return self.session.verified_tests(config).generate(
+                path, buffer, line, overlays=overlays, cancel=cancel, progress=progress)
 
     def select_model(self, name_or_path: str) -> str:
         config = self.session.config.model

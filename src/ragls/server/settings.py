@@ -122,12 +122,29 @@ class IndexSettings:
 
 
 @dataclass(frozen=True)
+class VerifySettings:
+    """Generated tests and fixes are run before they are offered (trusted workspaces only)."""
+
+    test_candidates: int = setting(2, integer(1, 16), "test files sampled when the first fails (best of N)")
+    test_repair_rounds: int = setting(2, integer(0, 8), "rounds of repair with the failure output")
+    fix_candidates: int = setting(3, integer(1, 16), "patches sampled (best of N)")
+    fix_repair_rounds: int = setting(1, integer(0, 8), "rounds of repair of the best failing patch")
+    allow_unverified_fixes: bool = setting(
+        False, BOOL, 'offer "Fix (unverified: no test covers this)" when no test covers the code'
+    )
+    timeout_s: int = setting(60, integer(1, 3600), "wall-clock limit of one test run, in seconds")
+    cpu_s: int = setting(120, integer(1, 36_000), "CPU-time limit of one test run, in seconds")
+    memory_mb: int = setting(4096, integer(64, 1 << 20), "memory limit of one test run, in MB")
+
+
+@dataclass(frozen=True)
 class Settings:
     model: ModelSettings = field(default_factory=ModelSettings)
     context: ContextSettings = field(default_factory=ContextSettings)
     embeddings: EmbeddingSettings = field(default_factory=EmbeddingSettings)
     completion: CompletionSettings = field(default_factory=CompletionSettings)
     index: IndexSettings = field(default_factory=IndexSettings)
+    verify: VerifySettings = field(default_factory=VerifySettings)
     test_command: str | None = setting(None, OPT_STR, "command that runs the project's tests", sensitive=True)
     log_level: str = setting("info", choice("debug", "info", "warning", "error"), "server log level")
     # The client vouches for the workspace (VS Code workspace trust, a Neovim setting): only then

@@ -38,17 +38,12 @@ class EngineHost(Protocol):
     model_name: str
 
     def complete(self, query: Any, *, cancel: CancelToken) -> Any: ...  # -> CompletionResult
-    def propose_fix(
-        self,
-        path: str,
-        buffer: str,
-        start_line: int,
-        end_line: int,
-        diagnostic: str | None,
-        cancel: CancelToken,
-    ) -> Any: ...  # -> FixProposal | None
     def test_target(self, path: str, buffer: str, line: int) -> Any: ...  # -> Definition | None
-    def generate_tests(self, path: str, buffer: str, line: int, cancel: CancelToken) -> Any: ...
+    # verification jobs (blocking; keyword arguments: config, overlays, cancel, progress)
+    def verified_fix(self, path: str, buffer: str, start_line: int, end_line: int, diagnostic: str | None,
+                     **kw: Any) -> Any: ...  # -> FixReport
+    def fix_failing_test(self, path: str, buffer: str, line: int, **kw: Any) -> Any: ...  # -> FixReport
+    def verified_tests(self, path: str, buffer: str, line: int, **kw: Any) -> Any: ...  # -> TestReport
     def select_model(self, name_or_path: str) -> str: ...
     def start_background(self) -> None: ...  # embeddings etc. after the first index pass
     def close(self) -> None: ...

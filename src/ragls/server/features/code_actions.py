@@ -1,8 +1,10 @@
-"""Code actions: "Fix with ragls" (quickfix) and "Generate unit tests for <symbol>".
+"""Code actions: "Fix with ragls", "Fix so that test_x passes" and "Generate unit tests for <symbol>".
 
-Listing is instant (no model call): actions carry `data` and no edit. codeAction/resolve runs
-the engine and fills a minimal WorkspaceEdit; an unverified fix comes back `disabled` with the
-reason (and one showMessage). Nothing is ever edited outside the workspace root.
+Listing is instant (no model call, nothing run): actions carry `data` and no edit; in an
+untrusted workspace they are listed disabled with the reason. codeAction/resolve runs the
+verification job (`verify_actions`) and fills a minimal WorkspaceEdit titled with what was
+checked ("Fix: tests pass (12/12)"); when nothing verified, the action comes back `disabled`
+with the reason (and one showMessage). Nothing is ever edited outside the workspace root.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from lsprotocol import types
 
 from ragls.errors import RaglsError
 from ragls.server import positions
+from ragls.server.features import verify_actions
 from ragls.server.state import ServerState, show_message_once
 
 logger = logging.getLogger(__name__)
@@ -48,6 +51,19 @@ def line_edits_to_text_edits(
             new_text = new_text[:-1] if new_text.endswith("\n") else new_text
         out.append(types.TextEdit(range=types.Range(start=start, end=end), new_text=new_text))
     return out
+
+
+def _test_function_at(rel: str, text: str, line: int) -> str | None:
+    """The Python test function at `line` of a test file (a failing test is a fix trigger)."""
+    from ragls.engine.pytest_file import test_functions
+    from ragls.engine.test_selection import is_test_file
+
+    if not is_test_file(rel):
+        return None
+    for f in test_functions(text) or []:
+        if f.start <= line <= f.end:
+            return f.name.split("::")[-1]
+    return None
 
 
 def register(server: Any) -> None:
@@ -90,8 +106,22 @@ def register(server: Any) -> None:
                     },
                 )
             )
+        test_fn = _test_function_at(rel, doc.source, rng.start.line + 1)
+        if test_fn is not None and _wanted(FIX_KIND, only):
+            actions.append(
+                types.CodeAction(
+                    title=f"Fix so that {test_fn} passes",
+                    kind=FIX_KIND,
+                    data={
+                        "action": "fix_test",
+                        "uri": uri,
+                        "version": doc.version,
+                        "line": rng.start.line + 1,
+                    },
+                )
+            )
         host = state.host
-        if host is not None and _wanted(TESTS_KIND, only):
+        if host is not None and _wanted(TESTS_KIND, only) and test_fn is None:
             line = rng.start.line + 1
             try:
                 target = await state.pools.run(state.pools.reads, host.test_target, rel, doc.source, line)
@@ -113,6 +143,9 @@ def register(server: Any) -> None:
                         },
                     )
                 )
+        if not state.settings.trusted_workspace:
+            for a in actions:  # listed, so the user learns why they cannot be used
+                a.disabled = types.CodeActionDisabled(reason=verify_actions.UNTRUSTED)
         return actions
 
     @server.feature(types.CODE_ACTION_RESOLVE)
@@ -120,7 +153,7 @@ def register(server: Any) -> None:
         data = action.data if isinstance(action.data, dict) else {}
         kind = data.get("action")
         try:
-            if kind == "fix":
+            if kind in ("fix", "fix_test"):
                 return await _resolve_fix(ls, action, data)
             if kind == "tests":
                 return await _resolve_tests(ls, action, data)
@@ -155,87 +188,64 @@ async def _document(ls: Any, data: dict[str, Any]) -> tuple[Any, str]:
 
 async def _resolve_fix(ls: Any, action: types.CodeAction, data: dict[str, Any]) -> types.CodeAction:
     state: ServerState = ls.state
+    if not state.settings.trusted_workspace:
+        return _disable(ls, action, verify_actions.UNTRUSTED)
     doc, rel = await _document(ls, data)
     text = doc.source
     host = state.host
     assert host is not None
-    ticket = state.latest.start(f"fix:{doc.uri}", timeout_s=120)
-    try:
-        proposal = await state.pools.run(
-            state.pools.jobs,
-            host.propose_fix,
-            rel,
-            text,
-            int(data["start_line"]),
-            int(data["end_line"]),
-            data.get("diagnostic"),
-            cancel=ticket.token,
-        )
-    finally:
-        state.latest.finish(ticket)
-    if proposal is None:
-        return _disable(ls, action, "no fix found")
-    if not proposal.verified:
-        return _disable(ls, action, f"the proposed fix did not verify: {proposal.reason}")
-    current = ls.workspace.text_documents.get(doc.uri)
-    if current is None or current.version != doc.version:
+    config = verify_actions.verify_config(state.settings)
+    overlays = verify_actions.open_overlays(ls)
+    if data.get("action") == "fix_test":
+        report = await verify_actions.run_job(
+            ls, f"fix:{doc.uri}", "ragls: fix so that the test passes", host.fix_failing_test,
+            rel, text, int(data["line"]), config=config, overlays=overlays)
+    else:
+        report = await verify_actions.run_job(
+            ls, f"fix:{doc.uri}", "ragls: fix", host.verified_fix, rel, text, int(data["start_line"]),
+            int(data["end_line"]), data.get("diagnostic"), config=config, overlays=overlays)
+    if not report.offerable:
+        return _disable(ls, action, f"no fix: {report.reason}")
+    if not report.verified and not config.allow_unverified_fixes:
+        return _disable(ls, action, f"no verified fix: {report.reason}")
+    proposal = report.proposal
+    target_uri = state.uri_for(proposal.path)
+    current = ls.workspace.text_documents.get(target_uri)
+    if proposal.path == rel and (current is None or current.version != doc.version):
         return _disable(ls, action, "the document changed while the fix was computed; ask again")
-    edits = line_edits_to_text_edits(text, proposal.edits)
+    base = current.source if current is not None else (state.root / proposal.path).read_text(  # type: ignore[operator]
+        encoding="utf-8", errors="replace")
+    edits = line_edits_to_text_edits(base, proposal.edits)
     if not edits:
         return _disable(ls, action, "the model proposed no change")
-    state.remember_context(doc.uri, proposal.context)
-    if state.client_document_changes:
-        ident = types.OptionalVersionedTextDocumentIdentifier(uri=doc.uri, version=doc.version)
-        action.edit = types.WorkspaceEdit(
-            document_changes=[types.TextDocumentEdit(text_document=ident, edits=edits)]
-        )
+    state.remember_context(target_uri, proposal.context)
+    if current is not None:
+        action.edit = verify_actions.apply_to(state, current, edits)
     else:
-        action.edit = types.WorkspaceEdit(changes={doc.uri: edits})
-    if proposal.title:
-        action.title = f"Fix with ragls: {proposal.title}"
+        action.edit = types.WorkspaceEdit(changes={target_uri: edits})
+    action.title = report.title
     return action
 
 
 async def _resolve_tests(ls: Any, action: types.CodeAction, data: dict[str, Any]) -> types.CodeAction:
     state: ServerState = ls.state
+    if not state.settings.trusted_workspace:
+        return _disable(ls, action, verify_actions.UNTRUSTED)
     doc, rel = await _document(ls, data)
     host = state.host
     assert host is not None and state.root is not None
-    ticket = state.latest.start(f"tests:{doc.uri}", timeout_s=180)
-    try:
-        test_file = await state.pools.run(
-            state.pools.jobs, host.generate_tests, rel, doc.source, int(data["line"]), cancel=ticket.token
-        )
-    finally:
-        state.latest.finish(ticket)
-    target = state.root / test_file.path
-    if Path(test_file.path).is_absolute() or not state.inside_root(target):
-        return _disable(ls, action, f"refusing to write outside the workspace: {test_file.path}")
-    uri = state.uri_for(Path(test_file.path).as_posix())
-    open_doc = ls.workspace.text_documents.get(uri)
-    exists = open_doc is not None or target.exists()
-    changes: list[Any] = []
-    if not exists:
-        changes.append(types.CreateFile(uri=uri, options=types.CreateFileOptions(ignore_if_exists=True)))
-        start = types.Position(line=0, character=0)
-        content = test_file.content
-        version = None
-    else:
-        existing = (
-            open_doc.source if open_doc is not None else target.read_text(encoding="utf-8", errors="replace")
-        )
-        lines = existing.split("\n")
-        start = types.Position(
-            line=len(lines) - 1, character=positions.units_from_column(lines[-1], len(lines[-1]))
-        )
-        content = test_file.content.lstrip("\n")
-        if existing.strip():  # one blank line between the old tests and the new ones
-            sep = "" if existing.endswith("\n\n") else "\n" if existing.endswith("\n") else "\n\n"
-            content = sep + content
-        version = open_doc.version if open_doc is not None else None
-    ident = types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=version)
-    insert = types.TextEdit(range=types.Range(start=start, end=start), new_text=content)
-    changes.append(types.TextDocumentEdit(text_document=ident, edits=[insert]))
-    action.edit = types.WorkspaceEdit(document_changes=changes)
-    action.title = f"Generate unit tests for {test_file.symbol} in {test_file.path}"
+    report = await verify_actions.run_job(
+        ls, f"tests:{doc.uri}", "ragls: generate tests", host.verified_tests, rel, doc.source,
+        int(data["line"]), config=verify_actions.verify_config(state.settings),
+        overlays=verify_actions.open_overlays(ls))
+    if not report.verified or not report.code.strip():
+        return _disable(ls, action, f"no test to offer: {report.reason or 'no generated test passed'}")
+    target = state.root / report.test_file
+    if Path(report.test_file).is_absolute() or not state.inside_root(target):
+        return _disable(ls, action, f"refusing to write outside the workspace: {report.test_file}")
+    action.edit = verify_actions.tests_edit(ls, report.test_file, report.code)
+    cover = f", {report.coverage:.0%} of the lines covered" if report.coverage is not None else ""
+    bugs = f"; possible bug: {report.possible_bugs[0]}" if report.possible_bugs else ""
+    action.title = (f"Add {report.passed} passing test{'s' if report.passed != 1 else ''} for "
+                    f"{report.symbol} to {report.test_file}{cover}{bugs}")
     return action

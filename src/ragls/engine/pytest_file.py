@@ -1,0 +1,206 @@
+"""Python test files as the verifier sees them: test functions, what they assert, keeping a subset.
+
+A test is worth offering only when it can fail: it asserts something about behaviour
+(`assert` on a value, `pytest.raises`, `self.assert*`), not merely that the symbol exists
+(`assert callable(f)`, `assert f is not None`, `hasattr`).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+
+_EXISTENCE_CALLS = {"callable", "hasattr", "isinstance", "issubclass", "getattr", "type"}
+
+
+@dataclass
+class TestFunction:
+    __test__ = False
+
+    name: str  # "test_x" or "TestCls::test_x"
+    start: int  # first line, decorators included (1-based)
+    end: int
+    asserts: bool  # asserts something about behaviour
+
+
+def _is_existence_check(test: ast.expr, symbols: set[str]) -> bool:
+    """`assert f`, `assert callable(f)`, `assert f is not None`, `assert hasattr(m, 'f')`..."""
+    if isinstance(test, ast.Name | ast.Attribute):
+        return True
+    if isinstance(test, ast.Call) and isinstance(test.func, ast.Name) and test.func.id in _EXISTENCE_CALLS:
+        return True
+    if isinstance(test, ast.Compare) and all(isinstance(op, ast.IsNot | ast.Is) for op in test.ops):
+        return all(isinstance(c, ast.Constant) and c.value is None for c in test.comparators)
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        return _is_existence_check(test.operand, symbols)
+    return False
+
+
+def _asserts_behaviour(fn: ast.FunctionDef | ast.AsyncFunctionDef, symbols: set[str]) -> bool:
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Assert) and not _is_existence_check(node.test, symbols):
+            return True
+        if isinstance(node, ast.With | ast.AsyncWith):
+            for item in node.items:
+                call = item.context_expr
+                if (
+                    isinstance(call, ast.Call)
+                    and isinstance(call.func, ast.Attribute)
+                    and call.func.attr in ("raises", "warns", "assertRaises")
+                ):
+                    return True
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            attr = node.func.attr
+            if attr.startswith("assert") and attr not in (
+                "assertTrue",
+                "assertIsNotNone",
+                "assertIsInstance",
+            ):
+                return True
+            if attr in ("raises", "approx") or (attr == "fail" and isinstance(node.func.value, ast.Name)):
+                return True
+    return False
+
+
+def _start(node: ast.AST) -> int:
+    decos = getattr(node, "decorator_list", [])
+    return min([node.lineno, *(d.lineno for d in decos)])  # type: ignore[attr-defined]
+
+
+def test_functions(code: str, symbols: set[str] = frozenset()) -> list[TestFunction] | None:  # type: ignore[assignment]
+    """The file's test functions (top level and in Test* classes); None when it does not parse."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return None
+    out: list[TestFunction] = []
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test"):
+            out.append(
+                TestFunction(
+                    node.name, _start(node), node.end_lineno or node.lineno, _asserts_behaviour(node, symbols)
+                )
+            )
+        elif isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef) and item.name.startswith("test"):
+                    out.append(
+                        TestFunction(
+                            f"{node.name}::{item.name}",
+                            _start(item),
+                            item.end_lineno or item.lineno,
+                            _asserts_behaviour(item, symbols),
+                        )
+                    )
+    return out
+
+
+def _parses(text: str) -> bool:
+    try:
+        ast.parse(text)
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
+def complete_part(code: str, max_cut: int = 80) -> str:
+    """The longest start of `code`, cut at a line end, that parses: a reply cut off by the token
+    limit keeps its finished statements ("" when nothing parses)."""
+    lines = code.rstrip().split("\n")
+    for cut in range(min(max_cut, len(lines))):
+        text = "\n".join(lines[: len(lines) - cut]).rstrip() + "\n"
+        if text.strip() and _parses(text):
+            return text
+    return ""
+
+
+def split_asserts(code: str) -> str:
+    """A test function that is nothing but several asserts becomes one test per assert, so one
+    wrong expectation drops (or reports) that check alone, not its neighbours."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return code
+    lines = code.split("\n")
+    out: list[str] = []
+    pos = 0  # lines[pos:] not yet copied
+    for node in tree.body:
+        if not (
+            isinstance(node, ast.FunctionDef)
+            and node.name.startswith("test")
+            and not node.decorator_list
+            and not node.args.args
+        ):
+            continue
+        body = [b for b in node.body if not (isinstance(b, ast.Expr) and isinstance(b.value, ast.Constant))]
+        if len(body) < 2 or not all(isinstance(b, ast.Assert) for b in body):
+            continue
+        checks = list(dict.fromkeys(ast.get_source_segment(code, b) or "" for b in body))
+        out.extend(lines[pos : node.lineno - 1])
+        for i, check in enumerate(checks, 1):
+            out += [f"def {node.name}_{i}():", "    " + check.strip(), "", ""]
+        pos = node.end_lineno or node.lineno
+    if pos == 0:
+        return code
+    out.extend(lines[pos:])
+    return "\n".join(out).rstrip() + "\n"
+
+
+def drop_functions(code: str, names: set[str]) -> str:
+    """`code` without the named test functions (a class left with no test is dropped too)."""
+    funcs = test_functions(code)
+    if funcs is None:
+        return ""  # nothing to keep from a file that does not parse
+    lines = code.split("\n")
+    cut = [False] * (len(lines) + 2)
+    for f in funcs:
+        if f.name in names:
+            for i in range(f.start, f.end + 1):
+                cut[i] = True
+    tree = ast.parse(code)
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
+            own = [f for f in funcs if f.name.startswith(f"{node.name}::")]
+            if own and all(f.name in names for f in own):
+                for i in range(_start(node), (node.end_lineno or node.lineno) + 1):
+                    cut[i] = True
+    kept = [line for i, line in enumerate(lines, 1) if not cut[i]]
+    return re.sub(r"\n{4,}", "\n\n\n", "\n".join(kept)).strip("\n") + "\n"
+
+
+def rename_clashes(code: str, taken: set[str]) -> str:
+    """Rename top-level test functions whose names an existing test file already uses."""
+    for f in test_functions(code) or []:
+        if "::" in f.name or f.name not in taken:
+            continue
+        n = 2
+        while f"{f.name}_{n}" in taken:
+            n += 1
+        code = re.sub(
+            rf"^(\s*(?:async\s+)?def\s+){f.name}\b", rf"\g<1>{f.name}_{n}", code, count=1, flags=re.M
+        )
+    return code
+
+
+def trim_failure(message: str, details: str, max_lines: int = 14, max_chars: int = 1200) -> str:
+    """The assertion and the traceback's last frames, short enough for a repair prompt."""
+    lines = [x for x in details.strip("\n").split("\n") if x.strip()]
+    tail = "\n".join(lines[-max_lines:])
+    text = tail if message and message.split("\n")[0] in tail else f"{message}\n{tail}".strip()
+    return text[-max_chars:]
+
+
+_ASSERT_EQ = re.compile(r"assert (.+?) == (.+?)(?:\n|$)")
+
+
+def possible_bug(name: str, message: str) -> str | None:
+    """'test_x expects 3, the code returns 4' from a failed `assert 4 == 3`; None for other errors."""
+    first = message.strip().split("\n")[0]
+    if not first.startswith(("AssertionError", "assert ")):
+        return None
+    m = _ASSERT_EQ.search(message)
+    if m:
+        got, want = m.group(1).strip(), m.group(2).strip()
+        return f"{name} expects {want}, the code returns {got}"
+    return f"{name}: {first[:200]}"

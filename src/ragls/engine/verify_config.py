@@ -1,0 +1,31 @@
+"""Knobs shared by verified test generation and verified fixes, and the progress callback type."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ragls.engine.sandbox import Limits
+
+Progress = Callable[[str], None]
+"""Called with what is happening now ("generating candidate 2/3", "running 12 tests")."""
+
+
+def no_progress(message: str) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class VerifyConfig:
+    trusted: bool = False  # run nothing unless the workspace is trusted
+    test_candidates: int = 2  # best-of-N test files (sampled when the first one fails)
+    test_repair_rounds: int = 2
+    test_max_tokens: int = 512  # one test file reply
+    fix_candidates: int = 3  # best-of-N patches, temperature-sampled
+    fix_repair_rounds: int = 1
+    fix_stop_at_first_pass: bool = True  # stop sampling once a patch passes every test
+    stable_runs: int = 3  # a kept test passes this many times in a row
+    allow_unverified_fixes: bool = False
+    test_command: str | None = None  # the user's runner prefix (trusted workspaces only)
+    secret_env: tuple[str, ...] = ()  # more variables to strip (the configured API key variable)
+    limits: Limits = field(default_factory=Limits)

@@ -157,6 +157,8 @@ class CompletionEngine:
         self.stable_prompts = stable_prompts
         # the prompt is sized so that reading it cold takes about this long (None: token budget only)
         self.cold_prompt_ms = cold_prompt_ms
+        # the repository's name at the head of repo-level FIM prompts (Qwen's <|repo_name|>)
+        self.repo_name: str | None = None
         # "fim": the model's fill-in-the-middle format; "chat": an instruction with the code and a
         # cursor marker (measured against each other in bench/completion_bench.py --methods chat)
         self.prompt_style = prompt_style
@@ -305,6 +307,7 @@ class CompletionEngine:
             context=[ContextFile(s.path, s.text) for s in reversed(snippets)],
             path=path,
             language=language,
+            repo=self.repo_name,
         )
         return Prompt(text, stable_head(text, prefix, self.backend.template), prefix, suffix, snippets)
 

@@ -11,7 +11,7 @@ from typing import IO, Any
 
 from ragls.errors import ConfigError, ModelError, WorkspaceError
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 def register(subparsers: Any) -> None:
@@ -105,7 +105,7 @@ def _dense(index: Any, config: Any, *, embed: bool) -> tuple[Any, Any]:
             EmbeddingScheduler(index, embedder, store).run_until_done()
             store.save()
     except (ModelError, ConfigError) as exc:
-        log.warning("dense retrieval off: %s", exc)
+        logger.warning("dense retrieval off: %s", exc)
         return None, None
     return (embedder, store) if len(store) else (None, None)
 

@@ -8,7 +8,7 @@ import logging
 import sys
 from typing import IO, Any
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 def register(subparsers: Any) -> None:

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from ragls.models.backend import CompletionBackend
     from ragls.retrieval.retriever import Retriever
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 PREFIX_LINES = 60  # at most this many lines of the buffer before the cursor go into the prompt
 SUFFIX_LINES = 6  # a short suffix: it is read again on every keystroke
@@ -206,9 +206,9 @@ class CompletionEngine:
         if not ab_test:
             self.typed_ahead.remember(query.path, cursor, completion, generated.model, prompt.context)
         elapsed = (time.perf_counter() - t0) * 1000
-        log.debug("completion %s:%d:%d %s prompt=%d cached=%d snippets=%d", query.path, query.line, query.col,
-                  {k: round(v, 1) for k, v in timings.items()}, generated.prompt_tokens,
-                  generated.cached_tokens, len(prompt.context))
+        logger.debug("completion %s:%d:%d %s prompt=%d cached=%d snippets=%d", query.path, query.line,
+                     query.col, {k: round(v, 1) for k, v in timings.items()}, generated.prompt_tokens,
+                     generated.cached_tokens, len(prompt.context))
         return CompletionResult(
             completion=completion, model=generated.model, context=prompt.context, elapsed_ms=elapsed,
             timings=timings, ungrounded=ungrounded, raw=generated.text,
@@ -390,7 +390,7 @@ class CompletionEngine:
         completion, ungrounded = clean(generated.text)
         if not ungrounded:
             return completion, []
-        log.info("completion at %s:%d calls unknown names: %s", query.path, query.line, ungrounded)
+        logger.info("completion at %s:%d calls unknown names: %s", query.path, query.line, ungrounded)
         cut = cut_before(completion, ungrounded).rstrip()
         if len(cut.strip()) >= MIN_SHOWN_CHARS:
             return cut, ungrounded

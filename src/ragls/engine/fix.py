@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from ragls.models.backend import CompletionBackend
     from ragls.retrieval.retriever import Retriever
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 MAX_REGION_LINES = 60
 CONTEXT_MARGIN = 3
@@ -188,7 +188,7 @@ class FixEngine:
         try:
             context = self.retriever.retrieve(CursorQuery(path, first, 1, buffer), cancel=cancel).snippets[:4]
         except Exception:  # one failing stage must not sink the fix
-            log.exception("retrieval for fix failed")
+            logger.exception("retrieval for fix failed")
             context = []
         region_text = "\n".join(old_region)
         want = min(1024, 2 * self.backend.count_tokens(region_text) + 64)
@@ -275,6 +275,6 @@ class FixEngine:
             proposal = self.candidate(plan, 0.2 + 0.3 * attempt, cancel)
             if proposal.parses:
                 return proposal
-            log.info("fix attempt %d rejected: %s", attempt + 1, proposal.reason)
+            logger.info("fix attempt %d rejected: %s", attempt + 1, proposal.reason)
         proposal.context = plan.context
         return proposal

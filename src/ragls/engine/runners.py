@@ -21,7 +21,7 @@ from pathlib import Path, PurePosixPath
 
 from ragls.engine.sandbox import RunResult, Sandbox
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 VENV_DIRS = (".venv", "venv", "env", ".env")
 
@@ -82,7 +82,7 @@ def _has_module(python: str, module: str) -> bool:
 def python_for_tests(root: Path) -> str:
     py = workspace_python(root)
     if py != sys.executable and not _has_module(py, "pytest"):
-        log.info("the workspace virtualenv has no pytest; running tests with %s", sys.executable)
+        logger.info("the workspace virtualenv has no pytest; running tests with %s", sys.executable)
         return sys.executable
     return py
 

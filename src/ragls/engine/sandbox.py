@@ -25,7 +25,7 @@ from pathlib import Path
 
 from ragls.errors import WorkspaceError
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 # Never copied: version control, caches, build outputs. Virtualenvs are run from the real
 # workspace (read-only when isolated) and node_modules are linked, not copied.
@@ -86,7 +86,7 @@ def isolation() -> str:
                 return kind
         except (OSError, subprocess.SubprocessError):
             continue
-    log.warning("unshare is not usable here: tests run without network isolation")
+    logger.warning("unshare is not usable here: tests run without network isolation")
     return "none"
 
 
@@ -132,7 +132,7 @@ def _copy_tree(src: Path, dst: Path) -> None:
                     continue
                 shutil.copy2(p, target / f)
             except OSError as exc:
-                log.debug("not copied into the sandbox: %s (%s)", p, exc)
+                logger.debug("not copied into the sandbox: %s (%s)", p, exc)
 
 
 class Sandbox:

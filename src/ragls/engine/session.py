@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from ragls.models.backend import CompletionBackend
     from ragls.models.embeddings import Embedder
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -66,7 +66,7 @@ class Session:
         with self._lock:
             if self._backend is None:
                 self._backend = load_backend(self.config.model)
-                log.info("model loaded: %s", self._backend.name)
+                logger.info("model loaded: %s", self._backend.name)
             return self._backend
 
     @property
@@ -85,7 +85,7 @@ class Session:
             if Path(getattr(completion, "path", "")) == path:
                 return completion
             self._generation_backend = load_backend(config, role="generation")
-            log.info("generation model loaded: %s", self._generation_backend.name)
+            logger.info("generation model loaded: %s", self._generation_backend.name)
             return self._generation_backend
 
     @property
@@ -110,7 +110,7 @@ class Session:
             try:
                 return backend.count_tokens(text)
             except Exception:  # a remote backend without a tokenizer, a closed model
-                log.debug("count_tokens failed; using the estimate", exc_info=True)
+                logger.debug("count_tokens failed; using the estimate", exc_info=True)
         return estimate_tokens(text)
 
     def enable_dense(self, *, require_vectors: bool = True) -> bool:
@@ -126,7 +126,7 @@ class Session:
             try:
                 embedder = load_embedder(self.config.embeddings)
             except Exception as exc:
-                log.warning("embeddings unavailable: %s", exc)
+                logger.warning("embeddings unavailable: %s", exc)
                 return False
             if embedder is None:
                 return False
@@ -134,7 +134,7 @@ class Session:
 
             store = VectorStore(self.index.index_dir, embedder.model_id, embedder.dim)
             if require_vectors and len(store) == 0:
-                log.info("no vectors yet for %s: dense retrieval off", embedder.model_id)
+                logger.info("no vectors yet for %s: dense retrieval off", embedder.model_id)
                 self._embedder = embedder
                 return False
             self._embedder, self._vectors = embedder, store
@@ -196,7 +196,7 @@ class Session:
                 try:
                     self._vectors.save()
                 except Exception:
-                    log.exception("saving vectors failed")
+                    logger.exception("saving vectors failed")
             for backend in (self._generation_backend, self._backend):
                 if backend is not None:
                     backend.close()

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from ragls.models.backend import CompletionBackend
     from ragls.retrieval.retriever import Retriever
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 TESTABLE_KINDS = {"function", "method", "class", "struct", "interface", "enum", "trait"}
 
@@ -180,7 +180,7 @@ class TestGenerator:
                 CursorQuery(path, symbol.start_line, 1, buffer), cancel=cancel
             ).snippets
         except Exception:
-            log.exception("retrieval for test generation failed")
+            logger.exception("retrieval for test generation failed")
             context = []
         style = self._style_example(test_path)
         target = symbol.parent.split(".")[0] if symbol.parent else symbol.name
@@ -214,7 +214,7 @@ class TestGenerator:
             return ""
         reply = self.backend.chat(plan.messages, max_tokens=plan.max_tokens, temperature=temperature,
                                   cancel=cancel)
-        log.debug("test candidate reply: %s", reply.text)
+        logger.debug("test candidate reply: %s", reply.text)
         return self._with_import(plan, fenced_tests(reply.text).strip() + "\n")
 
     def repair(self, plan: TestPlan, code: str, failure: str, temperature: float = 0.2,
@@ -231,7 +231,7 @@ class TestGenerator:
         ]
         max_tokens = chat_max_tokens(self.backend, messages, plan.max_tokens) or plan.max_tokens
         reply = self.backend.chat(messages, max_tokens=max_tokens, temperature=temperature, cancel=cancel)
-        log.debug("test repair reply: %s", reply.text)
+        logger.debug("test repair reply: %s", reply.text)
         return self._with_import(plan, fenced_tests(reply.text).strip() + "\n")
 
     @staticmethod

@@ -32,7 +32,7 @@ from ragls.indexing.parser import parse_source
 if TYPE_CHECKING:
     from ragls.indexing.workspace import WorkspaceIndex
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -274,7 +274,7 @@ class VerifiedFixer:
         progress: Progress,
     ) -> _Scored | None:
         if not proposal.parses:
-            log.info("fix candidate rejected: %s", proposal.reason)
+            logger.info("fix candidate rejected: %s", proposal.reason)
             reasons.append(proposal.reason)
             return None
         if proposal.new_text in seen:
@@ -282,7 +282,7 @@ class VerifiedFixer:
         seen.add(proposal.new_text)
         problem = self._new_diagnostics(plan, proposal)
         if problem:
-            log.info("fix candidate rejected: %s", problem)
+            logger.info("fix candidate rejected: %s", problem)
             reasons.append(problem)
             return None
         total = sum(len(s.first) + len(s.rest) for s in selection)

@@ -26,7 +26,7 @@ from ragls.errors import ConfigError
 if TYPE_CHECKING:
     from ragls.indexing.workspace import WorkspaceIndex
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -243,7 +243,7 @@ class VerifiedTestGenerator:
                 last = run_other(box, plan.language, plan.framework, plan.test_path, keep)
             flaky = [n for n in keep if n not in last.passed(keep)]
             if flaky and plan.language == "python":
-                log.info("dropping flaky tests: %s", flaky)
+                logger.info("dropping flaky tests: %s", flaky)
                 code = pytest_file.drop_functions(code, set(flaky))
             keep = [n for n in keep if n not in flaky]
         report.passed = len(keep)

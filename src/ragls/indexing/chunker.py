@@ -17,7 +17,7 @@ from typing import Any
 
 from ragls.indexing.records import Chunk, Definition, content_hash
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 _CHUNKABLE = frozenset(
     [

@@ -17,7 +17,7 @@ from pathlib import PurePosixPath
 
 from tree_sitter import Language, Parser, Query
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 def _grammar(module: str, attr: str = "language") -> Callable[[], object]:
@@ -115,5 +115,5 @@ def query_source(name: str) -> str:
 def get_query(name: str) -> Query:
     """The compiled tag query for `name` (compiled once; queries are immutable)."""
     query = Query(get_language(name), query_source(name))
-    log.debug("compiled %s query: %d patterns", name, query.pattern_count)
+    logger.debug("compiled %s query: %d patterns", name, query.pattern_count)
     return query

@@ -37,7 +37,7 @@ from ragls.indexing.chunker import chunk_file
 from ragls.indexing.languages import LANGUAGES, get_parser, get_query, language_for_path
 from ragls.indexing.records import Definition, Import, ParsedFile, Reference, content_hash
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 # capture kinds in priority order: when two patterns capture one node, the first wins
 _DEF_KINDS = (
@@ -90,11 +90,11 @@ def parse_source(
     try:
         _extract(parsed, caps, source, lang)
     except Exception:  # a grammar surprise must not sink indexing of the file
-        log.exception("parsing %s: definition/reference extraction failed", path)
+        logger.exception("parsing %s: definition/reference extraction failed", path)
     try:
         parsed.chunks = chunk_file(path, text, tree, parsed.definitions, lang, max_lines, max_chars)
     except Exception:
-        log.exception("parsing %s: syntax chunking failed; chunking by lines", path)
+        logger.exception("parsing %s: syntax chunking failed; chunking by lines", path)
         parsed.chunks = chunk_file(path, text, None, [], lang, max_lines, max_chars)
     return parsed
 

@@ -24,7 +24,7 @@ from typing import Any
 import faiss
 import numpy as np
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 ID_MASK = 0x7FFF_FFFF_FFFF_FFFF
@@ -242,7 +242,7 @@ class VectorStore:
                 Path(tmp).unlink(missing_ok=True)
                 raise
             self._dirty = False
-            log.debug("saved %d vectors to %s", len(self._hashes), self.path)
+            logger.debug("saved %d vectors to %s", len(self._hashes), self.path)
             return True
 
     def _load(self) -> None:
@@ -268,8 +268,8 @@ class VectorStore:
                 os.replace(self.path, aside)
             except OSError:
                 aside = self.path
-            log.warning("vector store %s is unreadable (%s): moved to %s, starting empty",
-                        self.path, exc, aside.name)
+            logger.warning("vector store %s is unreadable (%s): moved to %s, starting empty",
+                           self.path, exc, aside.name)
             return
         self._vecs, self._hashes = vecs, hashes
         self._row = {h: i for i, h in enumerate(hashes)}
@@ -294,10 +294,10 @@ class VectorStore:
             index: Any = faiss.deserialize_index(blob)
             ids = set(faiss.vector_to_array(index.id_map).tolist())
         except Exception as exc:
-            log.warning("stored faiss index in %s unusable (%s); rebuilding", self.path, exc)
+            logger.warning("stored faiss index in %s unusable (%s); rebuilding", self.path, exc)
             return False
         if index.d != self.dim or not set(self._id_hash) <= ids:
-            log.warning("stored faiss index in %s does not match its vectors; rebuilding", self.path)
+            logger.warning("stored faiss index in %s does not match its vectors; rebuilding", self.path)
             return False
         self._index = index
         self._kind = "hnsw" if isinstance(faiss.downcast_index(index.index), faiss.IndexHNSWFlat) else "flat"
@@ -328,7 +328,7 @@ class VectorStore:
             index.add_with_ids(self._vecs, ids)
         self._index = index
         self._tombstones = set()
-        log.debug("rebuilt %s vector index with %d vectors", self.kind, n)
+        logger.debug("rebuilt %s vector index with %d vectors", self.kind, n)
 
 
 def _normalise(vectors: np.ndarray) -> np.ndarray:

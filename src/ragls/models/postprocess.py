@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 MAX_LINES = 15
 _OPEN = {"(": ")", "[": "]", "{": "}"}
@@ -231,7 +231,7 @@ def _syntax_errors(source: str, language: str) -> int | None:
     try:
         tree = get_parser(language).parse(source.encode("utf-8"))
     except Exception:  # a grammar problem must never sink a completion
-        log.debug("tree-sitter parse failed for %s", language, exc_info=True)
+        logger.debug("tree-sitter parse failed for %s", language, exc_info=True)
         return None
     count, stack = 0, [tree.root_node]
     while stack:

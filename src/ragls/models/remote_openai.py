@@ -22,7 +22,7 @@ from ragls.models.backend import GenerationRequest, GenerationResult, drain, est
 from ragls.models.fim import TEMPLATES, FimTemplate
 from ragls.redact import redact, redact_url, remember_secret
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 _BODY_EXCERPT = 200
 
@@ -61,7 +61,7 @@ class RemoteOpenAIBackend:
             self._api_key = os.environ.get(api_key_env) or None
             remember_secret(self._api_key)
             if self._api_key is None:
-                log.warning("environment variable %s is not set: sending no API key", api_key_env)
+                logger.warning("environment variable %s is not set: sending no API key", api_key_env)
         headers = {"Accept": "text/event-stream"}
         if self._api_key:
             headers["Authorization"] = f"Bearer {self._api_key}"
@@ -115,7 +115,7 @@ class RemoteOpenAIBackend:
 
     def _fail(self, message: str) -> BackendError:
         err = BackendError(self._redact(message))
-        log.debug("%s", err)
+        logger.debug("%s", err)
         return err
 
     def _stream(self, route: str, body: dict[str, Any], piece_of: Callable[[dict[str, Any]], str],
@@ -148,7 +148,7 @@ class RemoteOpenAIBackend:
         except httpx.HTTPError as exc:
             raise self._fail(f"request to {url} failed: {type(exc).__name__}: {exc}") from None
         elapsed = (time.perf_counter() - t0) * 1000
-        log.debug("%s%s: %d chunks in %.0f ms (%s)", self.base_url, route, tokens, elapsed, finish)
+        logger.debug("%s%s: %d chunks in %.0f ms (%s)", self.base_url, route, tokens, elapsed, finish)
         return GenerationResult(text, self.name, tokens, finish, elapsed)
 
     def _pieces(self, resp: httpx.Response, url: str,

@@ -22,7 +22,7 @@ from ragls.retrieval.types import CursorQuery, RetrievalConfig
 if TYPE_CHECKING:
     from ragls.indexing.workspace import WorkspaceIndex
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 _IDENT_POS = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Words that never name a workspace definition worth fetching.
@@ -212,7 +212,7 @@ def parse_buffer(path: str, text: str, language: str | None) -> ParsedFile | Non
 
         parsed: ParsedFile | None = parse_source(path, text.encode("utf-8", "surrogatepass"), language)
     except Exception:  # a broken grammar must not sink retrieval
-        log.warning("cannot parse buffer %s", path, exc_info=True)
+        logger.warning("cannot parse buffer %s", path, exc_info=True)
         parsed = None
     _PARSE_CACHE.put(key, (parsed,))
     return parsed
@@ -261,7 +261,7 @@ def _overlay_parse(index: WorkspaceIndex, path: str, text: str) -> ParsedFile | 
             parsed = index.parsed(path)
             return parsed if parsed is not None and parsed.language else None
     except Exception:
-        log.debug("overlay parse of %s unavailable", path, exc_info=True)
+        logger.debug("overlay parse of %s unavailable", path, exc_info=True)
     return None
 
 

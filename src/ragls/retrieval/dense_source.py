@@ -11,7 +11,7 @@ from ragls.retrieval.types import Candidate, RetrievalConfig
 if TYPE_CHECKING:
     from ragls.indexing.workspace import WorkspaceIndex
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 QUERY_LINES = 8  # the text nearest the cursor; embedding cost grows with its length
 QUERY_CHARS = 240

@@ -22,7 +22,7 @@ from ragls.indexing.records import ChunkRow
 from ragls.indexing.vectors import VectorStore
 from ragls.models.embeddings import Embedder
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
 
@@ -161,7 +161,7 @@ class EmbeddingScheduler:
                 break
             except Exception as exc:  # a broken model or index must not kill the server
                 self.last_error = str(exc)
-                log.exception("background embedding failed; waiting for the next change")
+                logger.exception("background embedding failed; waiting for the next change")
                 with self._cond:
                     self._pass_needed = False
                     self._queue.clear()
@@ -170,7 +170,7 @@ class EmbeddingScheduler:
                 with self._cond:
                     self._busy -= 1
                     self._cond.notify_all()
-        log.debug("embedding thread stopped")
+        logger.debug("embedding thread stopped")
 
     def _work(self, cancel: CancelToken, progress: Progress | None) -> None:
         with self._work_lock:
@@ -233,10 +233,10 @@ class EmbeddingScheduler:
                         pending.append(h)
         dropped = self.store.retain(live)
         if dropped:
-            log.info("dropped %d vectors of chunks no longer indexed", dropped)
+            logger.info("dropped %d vectors of chunks no longer indexed", dropped)
         self._total = len(live)
         self._done = len(live) - len(pending)
-        log.debug("embedding pass: %d live chunks, %d to embed", len(live), len(pending))
+        logger.debug("embedding pass: %d live chunks, %d to embed", len(live), len(pending))
         if progress:
             progress(self._done, self._total)
         for start in range(0, len(pending), self.batch_size):
@@ -275,5 +275,5 @@ class EmbeddingScheduler:
             try:
                 self.store.save()
             except OSError as exc:
-                log.warning("cannot save vectors to %s: %s", self.store.path, exc)
+                logger.warning("cannot save vectors to %s: %s", self.store.path, exc)
             self._last_save = time.monotonic()

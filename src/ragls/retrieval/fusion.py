@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 
 from ragls.retrieval.types import Candidate
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 def source_family(tag: str) -> str:

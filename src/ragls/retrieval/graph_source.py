@@ -33,7 +33,7 @@ from ragls.retrieval.types import Candidate, RetrievalConfig
 if TYPE_CHECKING:
     from ragls.indexing.workspace import WorkspaceIndex
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 EDGE_WEIGHTS = {"import": 1.0, "ref": 0.9, "type": 0.8, "local": 0.6, "callee": 0.5, "caller": 0.3}
 CALLER_CONTEXT = 2  # lines kept on each side of a call site

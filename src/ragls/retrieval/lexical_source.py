@@ -15,7 +15,7 @@ from ragls.retrieval.types import Candidate, RetrievalConfig
 if TYPE_CHECKING:
     from ragls.indexing.workspace import WorkspaceIndex
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 MAX_TERMS = 24  # FTS5 cost grows with the number of OR-ed terms
 RECENT_WINDOW = 30  # lines per window cut from a recent buffer
@@ -78,7 +78,7 @@ def recent_candidates(index: WorkspaceIndex, ctx: CursorContext, config: Retriev
     try:
         paths = list(getattr(index, "overlay_paths", lambda: [])())
     except Exception:
-        log.debug("overlay_paths failed", exc_info=True)
+        logger.debug("overlay_paths failed", exc_info=True)
         return []
     query = set(identifiers(ctx.window_text))
     out: list[Candidate] = []

@@ -9,7 +9,7 @@ from ragls.models.backend import estimate_tokens
 from ragls.retrieval.fusion import Fused
 from ragls.retrieval.types import Snippet
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 CountTokens = Callable[[str], int]
 
@@ -122,7 +122,7 @@ def pack(
             if snippet is not None:
                 out.append(snippet)
                 used += count_tokens(snippet.text)
-    log.debug("packed %d of %d candidates into %d/%d tokens", len(out), len(fused), used, budget_tokens)
+    logger.debug("packed %d of %d candidates into %d/%d tokens", len(out), len(fused), used, budget_tokens)
     return out
 
 

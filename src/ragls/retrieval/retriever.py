@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from ragls.indexing.workspace import WorkspaceIndex
     from ragls.models.embeddings import Embedder
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 class Retriever:
@@ -114,9 +114,9 @@ class Retriever:
             try:
                 ranked["dense"] = dense_job.result(timeout=left_s)
             except FutureTimeout:
-                log.debug("dense retrieval skipped: not done within the latency budget")
+                logger.debug("dense retrieval skipped: not done within the latency budget")
             except Exception:
-                log.warning("retrieval source dense failed", exc_info=True)
+                logger.warning("retrieval source dense failed", exc_info=True)
             t = lap("dense", t)
 
         cancel.raise_if_cancelled()
@@ -136,7 +136,7 @@ class Retriever:
         )
         lap("packing", t)
         elapsed = (time.perf_counter() - t0) * 1000.0
-        log.debug("retrieval %s:%d:%d %.1f ms %s", ctx.path, ctx.line, ctx.col, elapsed, timings)
+        logger.debug("retrieval %s:%d:%d %.1f ms %s", ctx.path, ctx.line, ctx.col, elapsed, timings)
         return RetrievalResult(snippets=snippets, elapsed_ms=round(elapsed, 3), timings=timings)
 
     def context(self, query: CursorQuery) -> CursorContext:
@@ -149,7 +149,7 @@ class Retriever:
             return None
         with self._dense_lock:
             if self._dense_last is not None and not self._dense_last.done():
-                log.debug("dense worker still busy with an older request; skipping dense")
+                logger.debug("dense worker still busy with an older request; skipping dense")
                 return None
             if self._dense_pool is None:
                 self._dense_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ragls-dense")
@@ -180,7 +180,7 @@ class Retriever:
         except (Cancelled, KeyboardInterrupt):
             raise
         except RaglsError as exc:
-            log.warning("retrieval source %s failed: %s", name, exc)
+            logger.warning("retrieval source %s failed: %s", name, exc)
         except Exception:
-            log.warning("retrieval source %s failed", name, exc_info=True)
+            logger.warning("retrieval source %s failed", name, exc_info=True)
         return []

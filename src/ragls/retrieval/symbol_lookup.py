@@ -19,7 +19,7 @@ from ragls.lru import LRUCache
 if TYPE_CHECKING:
     from ragls.indexing.workspace import WorkspaceIndex
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 class NameResolver:
@@ -42,7 +42,7 @@ class NameResolver:
             try:
                 rows = self.index.imports_of(path)
             except Exception:
-                log.debug("imports_of(%s) failed", path, exc_info=True)
+                logger.debug("imports_of(%s) failed", path, exc_info=True)
                 rows = []
             self._imports[path] = rows
         return rows
@@ -70,7 +70,7 @@ class NameResolver:
         try:
             found = many(todo, limit=self.FIND_LIMIT)
         except Exception:
-            log.debug("find_definitions_many failed", exc_info=True)
+            logger.debug("find_definitions_many failed", exc_info=True)
             return
         for name, rows in found.items():
             self._found[name] = [d for d in rows if d.path != self.path]

@@ -184,8 +184,8 @@ def run_package(pkg: Package, tasks: list[Task], args) -> tuple[dict[str, list[d
             engine.read_speed.tps = args.read_tps
             engine.read_speed.observe = lambda res: None
         info["read_tps"] = engine.read_speed.tps
-        if args.repo_name:
-            engine.repo_name = pkg.root.name
+        if args.no_repo_name:
+            engine.repo_name = None
         info["model"] = engine.backend.name
         info["budget_tokens"], info["top_k"] = engine.budget_tokens, retrieval.top_k
         jaccard = None
@@ -323,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--kind", choices=("body", "line"), default="body", help="task set (default body)")
     ap.add_argument("--read-tps", type=float, help="pin the model's prompt speed (tokens/s) that sizes "
                     "the prompt, e.g. the figure bench/model_speed_bench.py printed on a quiet machine")
-    ap.add_argument("--repo-name", action="store_true", help="start prompts with <|repo_name|>")
+    ap.add_argument("--no-repo-name", action="store_true", help="prompts without the <|repo_name|> head")
     ap.add_argument("--cold-prompt-ms", type=float, default=3000.0,
                     help="prompt sized to be read in this time (0: the token budget alone)")
     ap.add_argument("--max-tokens", type=int, default=48, help="generation limit (default 48)")
@@ -380,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
         f"completion: {model}, {n_pkgs} package(s), max_tokens {args.max_tokens}, latency in ms", totals
     )
     label = f"{args.kind}-{(model or 'default').replace('/', '_')}-cold{int(args.cold_prompt_ms)}"
-    label += "-repo" if args.repo_name else ""
+    label += "-norepo" if args.no_repo_name else ""
     path = write_json(f"completion-{label}.json" if not args.quick else "completion-quick.json", report)
     log(f"wrote {path} ({report['wall_s']:.0f}s)")
     return 0

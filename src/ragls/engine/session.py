@@ -169,6 +169,7 @@ class Session:
             max_tokens=self.config.model.max_tokens,
             temperature=self.config.model.temperature,
             cold_prompt_ms=self.config.model.cold_prompt_ms,
+            repo_name=self.index.root.name,
         )
 
     def fix_engine(self) -> FixEngine:

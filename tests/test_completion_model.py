@@ -6,7 +6,7 @@ import pytest
 
 from ragls.cancel import NEVER
 from ragls.engine.completion import CompletionEngine
-from ragls.engine.grounding import cut_before, ungrounded_names
+from ragls.engine.grounding import called_names, cut_before, ungrounded_names
 from ragls.indexing.workspace import WorkspaceIndex
 from ragls.models.backend import GenerationRequest, GenerationResult
 from ragls.models.fim import TEMPLATES
@@ -88,6 +88,13 @@ def test_invented_receivers_are_flagged(blog: WorkspaceIndex) -> None:
     assert ungrounded_names("os.path.join('a')", **kw) == []  # the standard library
     assert ungrounded_names("rows = []\nrows.append(1)", **kw) == []  # assigned in the completion
     assert cut_before("x = pb.DataFrame()", ["pb"]) == "x = "
+    # an import list ends at the line's end; `a as b` imports a
+    assert called_names("from blog.text import slugify_title\n\n\nMETADATA = 1\n", "python") == [
+        (None, "slugify_title")
+    ]
+    assert called_names("from blog.text import slugify_title as slug, x\n", "python") == [
+        (None, "slugify_title"), (None, "x")
+    ]
 
 
 def test_an_invented_name_is_cut_from_the_suggestion(blog: WorkspaceIndex) -> None:

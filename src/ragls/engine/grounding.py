@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from ragls.indexing.workspace import WorkspaceIndex
 
 _CALL = re.compile(r"(?<![\w.])(?:([A-Za-z_]\w*)\s*\.\s*)?([A-Za-z_]\w*)\s*(?:\(|::<|!\()")
-_PY_FROM_IMPORT = re.compile(r"^\s*from\s+[.\w]+\s+import\s+\(?([\w\s,]+)\)?", re.MULTILINE)
+# `from m import a, b` ends at the line's end; only a parenthesized list spans lines
+_PY_FROM_IMPORT = re.compile(r"^[ \t]*from\s+[.\w]+\s+import\s+(?:\(([\w\s,]+)\)|([\w \t,]+))", re.MULTILINE)
 _STRING = re.compile(
     r"'''.*?'''|\"\"\".*?\"\"\"|'(?:\\.|[^'\\\n])*'|\"(?:\\.|[^\"\\\n])*\"|`[^`]*`", re.DOTALL
 )
@@ -264,7 +265,8 @@ def called_names(code: str, language: str) -> list[tuple[str | None, str]]:
         out.append((m.group(1), m.group(2)))
     if language == "python":
         for m in _PY_FROM_IMPORT.finditer(cleaned):
-            out.extend((None, n.strip()) for n in m.group(1).split(",") if n.strip())
+            names = m.group(1) or m.group(2)
+            out.extend((None, n.split(" as ")[0].strip()) for n in names.split(",") if n.strip())
     return out
 
 

@@ -63,6 +63,13 @@ METHODS = ("ragls", "none", "jaccard-20", "chat")
 DEFAULT_TASKS = 60
 QUICK_TASKS = 6
 JACCARD_CANDIDATES = 50
+# how snippets become files in the prompt (engine/context_layout.py); "grouped" is the engine's default
+LAYOUTS = {
+    "ranked": {"group": False, "same_file": "keep"},  # one file entry per snippet, as ranked
+    "grouped": {},
+    "grouped-keep": {"same_file": "keep"},
+    "grouped-drop": {"same_file": "drop"},
+}
 STAGES = ("retrieval_ms", "prompt_ms", "generation_ms", "total_ms")
 
 
@@ -161,6 +168,7 @@ class Jaccard:
 def run_package(pkg: Package, tasks: list[Task], args) -> tuple[dict[str, list[dict]], dict]:
     """Per method, one record per task; plus setup info."""
     os.environ["RAGLS_CACHE_DIR"] = str(CACHE_DIR / f"index-{pkg.name}")
+    from ragls.engine.context_layout import ContextLayout
     from ragls.engine.session import open_session
     from ragls.models.backend import ModelConfig
     from ragls.retrieval.types import CursorQuery, RetrievalConfig
@@ -186,6 +194,9 @@ def run_package(pkg: Package, tasks: list[Task], args) -> tuple[dict[str, list[d
         info["read_tps"] = engine.read_speed.tps
         if args.no_repo_name:
             engine.repo_name = None
+        engine.context_layout = ContextLayout(**LAYOUTS[args.layout])
+        # every task is a file just opened: measure the full prompt, not the quick cold-cache one
+        engine.lean_read_ms = None
         info["model"] = engine.backend.name
         info["budget_tokens"], info["top_k"] = engine.budget_tokens, retrieval.top_k
         jaccard = None
@@ -331,6 +342,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--budget-tokens", type=int, help="context budget (default RetrievalConfig's)")
     ap.add_argument("--methods", nargs="+", choices=METHODS, default=["ragls", "none", "jaccard-20"])
     ap.add_argument("--no-dense", action="store_true", help="never attach dense retrieval")
+    ap.add_argument("--layout", choices=sorted(LAYOUTS), default="grouped",
+                    help="how snippets become files in the prompt (default: the engine's)")
+    ap.add_argument("--label", default="", help="suffix of the results file name")
     args = ap.parse_args(argv)
     total = args.tasks or (QUICK_TASKS if args.quick else DEFAULT_TASKS)
     pkgs = select_packages(args.packages, args.quick)
@@ -350,6 +364,7 @@ def main(argv: list[str] | None = None) -> int:
             "cold_prompt_ms": args.cold_prompt_ms,
             "read_tps": args.read_tps,
             "methods": args.methods,
+            "layout": args.layout,
             "es": "1 - Levenshtein / max(len) of the stripped first lines",
         },
         "packages": {},
@@ -381,6 +396,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     label = f"{args.kind}-{(model or 'default').replace('/', '_')}-cold{int(args.cold_prompt_ms)}"
     label += "-norepo" if args.no_repo_name else ""
+    label += f"-{args.label}" if args.label else ""
     path = write_json(f"completion-{label}.json" if not args.quick else "completion-quick.json", report)
     log(f"wrote {path} ({report['wall_s']:.0f}s)")
     return 0

@@ -148,7 +148,7 @@ def run(args: argparse.Namespace) -> dict:
         finally:
             client.close()
     lat = [p["latency_ms"] for p in pauses if p["shown"] and p["latency_ms"] is not None]
-    model_reqs = [r for r in requests if r["source"] == "model"]
+    model_reqs = [r for r in requests if r["source"] in ("model", "lean")]
     report["summary"] = {
         "pauses": len(pauses),
         "first_p50": percentile(firsts, 50), "first_p95": percentile(firsts, 95),

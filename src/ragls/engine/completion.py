@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from ragls.cancel import NEVER, CancelToken
 from ragls.engine.buffer import Cursor, extract_code, window
+from ragls.engine.context_layout import ContextLayout, context_files, not_shown
 from ragls.engine.grounding import cut_before, ungrounded_names
 from ragls.engine.prompt_fit import trim_lines
 from ragls.engine.typed_ahead import TypedAhead
@@ -27,7 +28,7 @@ from ragls.errors import WorkspaceError
 from ragls.indexing.records import content_hash
 from ragls.lru import LRUCache
 from ragls.models.backend import GenerationRequest, GenerationResult
-from ragls.models.fim import ContextFile, build_prompt, comment_prefix, stop_sequences
+from ragls.models.fim import build_prompt, comment_prefix, stop_sequences
 from ragls.models.postprocess import UnitEnd, postprocess
 from ragls.retrieval.types import CursorQuery, Snippet
 
@@ -47,6 +48,11 @@ STICKY_TOP = 3  # the previous context is kept while the new top snippets are al
 # Share of the prompt for the code around the cursor (the rest is cross-file context).
 PREFIX_SHARE, SUFFIX_SHARE = 0.45, 0.08
 DEFAULT_READ_TPS = 120.0  # prompt tokens/s assumed for a local model before the first measurement
+# A request whose prompt head is not cached and would take longer than LEAN_READ_MS to read
+# (a file just opened, a jump) is answered from a lean prompt (no cross-file context, about
+# LEAN_PROMPT_MS of reading, the first line only) while the full head is warmed behind it.
+LEAN_READ_MS = 1000.0
+LEAN_PROMPT_MS = 1000.0
 MIN_SHOWN_CHARS = 3  # a suggestion cut before an invented name must keep at least this much
 
 
@@ -105,7 +111,8 @@ class CompletionResult:
     raw: str = ""  # the model's text before post-processing (for debugging and benchmarks)
     prompt_tokens: int = 0
     cached_tokens: int = 0  # prompt tokens the model did not have to read again
-    source: str = "model"  # model | typed-ahead | none
+    # model | lean (the model, from the lean prompt: the full one was not cached) | typed-ahead | none
+    source: str = "model"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -146,6 +153,7 @@ class CompletionEngine:
         cold_prompt_ms: float | None = 3000.0,
         prompt_style: str = "fim",
         repo_name: str | None = None,
+        lean_read_ms: float | None = None,
     ) -> None:
         self.index = index
         self.retriever = retriever
@@ -165,7 +173,11 @@ class CompletionEngine:
         # "fim": the model's fill-in-the-middle format; "chat": an instruction with the code and a
         # cursor marker (measured against each other in bench/completion_bench.py --methods chat)
         self.prompt_style = prompt_style
-        self.read_speed = ReadSpeed()
+        self.context_layout = ContextLayout()
+        # in the editor, answer from a lean prompt when the full one would take longer than this
+        # to read (None: never, e.g. a one-shot CLI request that has no next keystroke)
+        self.lean_read_ms = lean_read_ms
+        self.read_speed = ReadSpeed(getattr(backend, "read_tps_guess", DEFAULT_READ_TPS))
         self.typed_ahead = TypedAhead()
         self._sticky = StickyContext()
         self._line_context: LRUCache[tuple[str, int, int, int], list[Snippet]] = LRUCache(64)
@@ -195,11 +207,18 @@ class CompletionEngine:
 
         t = time.perf_counter()
         prompt = self._prompt(query.path, cursor, language, snippets)
+        full = None if ab_test else self._lean_instead(prompt, cursor, language, query.path, timings)
+        if full is not None:
+            prompt, full = full, prompt
         timings["prompt_ms"] = (time.perf_counter() - t) * 1000
 
         t = time.perf_counter()
-        generated = self._generate(prompt, language, cancel)
+        generated = self._generate(prompt, language, cancel, first_line=full is not None)
         timings["generation_ms"] = (time.perf_counter() - t) * 1000
+        if full is not None:  # read the full prompt's head while the user looks at the lean answer
+            warm = getattr(self.backend, "warm", None)
+            if warm is not None:
+                warm(full.text[: full.stable_chars])
         timings["model_prompt_ms"] = generated.prompt_ms
         cancel.raise_if_cancelled()
 
@@ -216,6 +235,7 @@ class CompletionEngine:
             completion=completion, model=generated.model, context=prompt.context, elapsed_ms=elapsed,
             timings=timings, ungrounded=ungrounded, raw=generated.text,
             prompt_tokens=generated.prompt_tokens, cached_tokens=generated.cached_tokens,
+            source="lean" if full is not None else "model",
         )
 
     def typed_ahead_result(self, query: CursorQuery, cursor: Cursor | None = None) -> CompletionResult | None:
@@ -288,26 +308,41 @@ class CompletionEngine:
         finally:
             timings["retrieval_ms"] = (time.perf_counter() - t) * 1000
 
-    def _prompt(self, path: str, cursor: Cursor, language: str | None, snippets: list[Snippet]) -> Prompt:
+    def _lean_instead(self, prompt: Prompt, cursor: Cursor, language: str | None, path: str,
+                      timings: dict[str, float]) -> Prompt | None:
+        """The lean prompt when reading `prompt`'s head would take longer than `lean_read_ms`."""
+        missing = getattr(self.backend, "missing_tokens", None)
+        if self.lean_read_ms is None or missing is None or not self.stable_prompts:
+            return None
+        cold_ms = missing(prompt.text[: prompt.stable_chars]) / self.read_speed.tps * 1000
+        timings["cold_ms"] = cold_ms
+        if cold_ms <= self.lean_read_ms:
+            return None
+        target = max(96, int(self.read_speed.tps * LEAN_PROMPT_MS / 1000))
+        return self._prompt(path, cursor, language, [], target=target)
+
+    def _prompt(self, path: str, cursor: Cursor, language: str | None, snippets: list[Snippet],
+                target: int | None = None) -> Prompt:
         align = WINDOW_ALIGN if self.stable_prompts else 1
         prefix, suffix = window(cursor.prefix, cursor.suffix, PREFIX_LINES, SUFFIX_LINES, align=align)
-        target = self.prompt_tokens_target()
+        target = target or self.prompt_tokens_target()
         n_ctx = getattr(self.backend, "n_ctx", None)
-        if target is not None:
-            prefix = self._trim_prefix(prefix, int(target * PREFIX_SHARE), align)
+        if target is not None:  # without cross-file context the code gets its share too
+            share = PREFIX_SHARE if snippets else 1 - SUFFIX_SHARE
+            prefix = self._trim_prefix(prefix, int(target * share), align)
             suffix = self._memo(("suffix", suffix, target), lambda: trim_lines(
                 self.backend, suffix, int(target * SUFFIX_SHARE), keep="start"))
         elif isinstance(n_ctx, int):  # the code around the cursor always gets at least half the window
             prefix = self._trim_prefix(prefix, n_ctx // 2, align)
             suffix = self._memo(("suffix", suffix, n_ctx), lambda: trim_lines(
                 self.backend, suffix, n_ctx // 8, keep="start"))
-        snippets = self._fit(snippets, prefix, suffix)
+        shown = (cursor.line - prefix.count("\n"), cursor.line + suffix.count("\n"))
+        snippets = self._fit(not_shown(snippets, path, shown, self.context_layout), prefix, suffix)
         text = build_prompt(
             self.backend.template,
             prefix=prefix,
             suffix=suffix,
-            # Least relevant first: the best snippet ends up closest to the code being written.
-            context=[ContextFile(s.path, s.text) for s in reversed(snippets)],
+            context=context_files(snippets, self.context_layout),
             path=path,
             language=language,
             repo=self.repo_name,
@@ -350,7 +385,8 @@ class CompletionEngine:
         return kept
 
     def _generate(self, prompt: Prompt, language: str | None, cancel: CancelToken,
-                  temperature: float | None = None, seed: int | None = None) -> GenerationResult:
+                  temperature: float | None = None, seed: int | None = None,
+                  first_line: bool = False) -> GenerationResult:
         if self.prompt_style == "chat":
             messages = chat_messages(prompt, language)
             reply = self.backend.chat(messages, max_tokens=self.max_tokens * 2,
@@ -367,9 +403,9 @@ class CompletionEngine:
             stable_chars=prompt.stable_chars if self.stable_prompts else 0,
             seed=seed,
         )
-        result = self.backend.generate(
-            request, cancel=cancel, on_text=UnitEnd(prompt.prefix, language, suffix=prompt.suffix)
-        )
+        unit_end = UnitEnd(prompt.prefix, language, suffix=prompt.suffix)
+        on_text = (lambda text: unit_end(text) or "\n" in text.lstrip()) if first_line else unit_end
+        result = self.backend.generate(request, cancel=cancel, on_text=on_text)
         self.read_speed.observe(result)
         return result
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ragls.engine.completion import CompletionEngine
+from ragls.engine.completion import LEAN_READ_MS, CompletionEngine
 from ragls.engine.fix import FixEngine
 from ragls.engine.testgen import TestGenerator
 from ragls.engine.verified_fix import VerifiedFixer
@@ -160,7 +160,9 @@ class Session:
             return EmbeddingScheduler(self.index, embedder, self._vectors)
 
     # -- engines -----------------------------------------------------------------------------
-    def completion_engine(self) -> CompletionEngine:
+    def completion_engine(self, editor: bool = False) -> CompletionEngine:
+        """The completion engine; ``editor``: requests come per keystroke, so a prompt that is not
+        cached yet is answered quickly from a lean one while the full one is warmed."""
         return CompletionEngine(
             self.index,
             self.retriever,
@@ -170,6 +172,7 @@ class Session:
             temperature=self.config.model.temperature,
             cold_prompt_ms=self.config.model.cold_prompt_ms,
             repo_name=self.index.root.name,
+            lean_read_ms=LEAN_READ_MS if editor else None,
         )
 
     def fix_engine(self) -> FixEngine:

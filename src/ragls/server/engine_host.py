@@ -129,7 +129,7 @@ class SessionHost:
             if self._engine is None:
                 self.model_state, self.model_error = "loading", None
                 try:
-                    self._engine = self.session.completion_engine()  # loads the model once
+                    self._engine = self.session.completion_engine(editor=True)  # loads the model once
                 except ModelError as exc:
                     self.model_state, self.model_error = "failed", str(exc)
                     raise

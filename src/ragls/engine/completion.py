@@ -12,7 +12,6 @@ fixed token count). Each stage is timed (retrieval_ms, prompt_ms, generation_ms,
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,12 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 from ragls.cancel import NEVER, CancelToken
 from ragls.engine.buffer import Cursor, extract_code, window
+from ragls.engine.completion_prompt import Prompt, chat_messages, stable_head
 from ragls.engine.context_layout import ContextLayout, context_files, not_shown
 from ragls.engine.grounding import cut_before, ungrounded_names
 from ragls.engine.prompt_fit import trim_lines
+from ragls.engine.prompt_memory import DEFAULT_READ_TPS, ReadSpeed, StickyContext
 from ragls.engine.typed_ahead import TypedAhead
 from ragls.errors import WorkspaceError
-from ragls.indexing.records import content_hash
 from ragls.lru import LRUCache
 from ragls.models.backend import GenerationRequest, GenerationResult
 from ragls.models.fim import build_prompt, comment_prefix, stop_sequences
@@ -44,60 +44,14 @@ SUFFIX_LINES = 6  # a short suffix: it is read again on every keystroke
 # The prefix window starts on a multiple of this many lines, so moving the cursor down a line
 # does not change the start of the prompt (and llama.cpp can reuse its KV cache).
 WINDOW_ALIGN = 16
-STICKY_TOP = 3  # the previous context is kept while the new top snippets are all in it
 # Share of the prompt for the code around the cursor (the rest is cross-file context).
 PREFIX_SHARE, SUFFIX_SHARE = 0.45, 0.08
-DEFAULT_READ_TPS = 120.0  # prompt tokens/s assumed for a local model before the first measurement
 # A request whose prompt head is not cached and would take longer than LEAN_READ_MS to read
 # (a file just opened, a jump) is answered from a lean prompt (no cross-file context, about
 # LEAN_PROMPT_MS of reading, the first line only) while the full head is warmed behind it.
 LEAN_READ_MS = 1000.0
 LEAN_PROMPT_MS = 1000.0
 MIN_SHOWN_CHARS = 3  # a suggestion cut before an invented name must keep at least this much
-
-
-def _key(s: Snippet) -> tuple[str, int, int, str]:
-    return (s.path, s.start_line, s.end_line, content_hash(s.text))
-
-
-class StickyContext:
-    """Keeps a document's context stable across keystrokes.
-
-    Local models re-read the whole prompt after its first changed token. Retrieval for two
-    nearby cursors returns nearly the same snippets in a slightly different order; reusing
-    the previous list verbatim while the new best snippets are all in it keeps the prompt's
-    long context head identical, so only the code near the cursor is evaluated again.
-    """
-
-    def __init__(self, max_documents: int = 32) -> None:
-        self._recent: LRUCache[str, list[Snippet]] = LRUCache(max_documents)
-
-    def choose(self, path: str, snippets: list[Snippet]) -> list[Snippet]:
-        previous = self._recent.get(path)
-        if not previous or not snippets:
-            return snippets
-        old = {_key(s) for s in previous}
-        new = {_key(s) for s in snippets}
-        top_kept = all(_key(s) in old for s in snippets[:STICKY_TOP])
-        # text of the current file may have been edited since: never reuse a stale piece of it
-        fresh = all(_key(s) in new for s in previous if s.path == path)
-        return list(previous) if top_kept and fresh else snippets
-
-    def remember(self, path: str, snippets: list[Snippet]) -> None:
-        self._recent.put(path, list(snippets))
-
-
-class ReadSpeed:
-    """The loaded model's measured prompt speed (tokens/s), a moving average over requests."""
-
-    def __init__(self, prior: float = DEFAULT_READ_TPS) -> None:
-        self.tps = prior
-        self._lock = threading.Lock()
-
-    def observe(self, res: GenerationResult) -> None:
-        if res.read_tokens >= 32 and res.prompt_ms > 0:
-            with self._lock:
-                self.tps = 0.7 * self.tps + 0.3 * (res.read_tokens / (res.prompt_ms / 1000))
 
 
 @dataclass
@@ -126,15 +80,6 @@ class CompletionResult:
             "cached_tokens": self.cached_tokens,
             "source": self.source,
         }
-
-
-@dataclass
-class Prompt:
-    text: str
-    stable_chars: int  # the head that stays while the user types on this line
-    prefix: str  # the windowed prefix and suffix the prompt holds
-    suffix: str
-    context: list[Snippet]
 
 
 class CompletionEngine:
@@ -438,35 +383,6 @@ class CompletionEngine:
         timings["resample_ms"] = (time.perf_counter() - t) * 1000
         second, second_ungrounded = clean(again.text)
         return (second if second and not second_ungrounded else ""), ungrounded
-
-
-CURSOR_MARK = "<CURSOR>"
-CHAT_SYSTEM = (
-    "You complete code. Reply with only the code that belongs at <CURSOR>, in a fenced block: "
-    "no explanation, and do not repeat the code before or after the cursor."
-)
-
-
-def chat_messages(prompt: Prompt, language: str | None) -> list[dict[str, str]]:
-    """The chat form of a completion prompt: the context files, then the file with a cursor mark."""
-    lang = language or ""
-    parts = [f"File {s.path}:\n```{lang}\n{s.text}\n```" for s in reversed(prompt.context)]
-    parts.append(f"Complete at {CURSOR_MARK}:\n```{lang}\n{prompt.prefix}{CURSOR_MARK}{prompt.suffix}\n```")
-    return [{"role": "system", "content": CHAT_SYSTEM}, {"role": "user", "content": "\n\n".join(parts)}]
-
-
-def stable_head(prompt: str, prefix: str, template: Any) -> int:
-    """Characters of `prompt` that stay while the user types on the cursor line.
-
-    The head ends where the cursor line starts inside the prompt's prefix. Formats that put
-    the suffix first have no such head.
-    """
-    if getattr(template, "suffix_first", False) or not prefix:
-        return 0
-    at = prompt.rfind(prefix)
-    if at < 0:
-        return 0
-    return at + prefix.rfind("\n") + 1
 
 
 def gains_from_context(cursor: Cursor, language: str | None) -> bool:

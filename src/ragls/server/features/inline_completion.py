@@ -158,12 +158,15 @@ async def compute(
             state.stats.incr("typed_ahead_hits")
             _record(state, snap, ahead, received, received)
             return Suggestion(ahead.completion, ahead.model, snap.line, snap.col, snap.position)
+        prepared = _prepare(state, snap)
         delay = settings.debounce_ms / 1000 if debounce_s is None else debounce_s
         if not await debounce(ticket, delay) or not _is_current(ls, snap, ticket):
             state.stats.incr("completions_cancelled")
             logger.debug("completion for %s superseded while debouncing", snap.rel)
             return None
         debounced = time.perf_counter()
+        if prepared is not None:
+            await prepared
         host = await state.wait_host()
         if host is None:
             logger.info("no engine (%s): no completion", state.host_error)
@@ -203,6 +206,24 @@ async def compute(
         return None
     finally:
         state.latest.finish(ticket)
+
+
+def _prepare(state: ServerState, snap: Snapshot) -> asyncio.Task | None:
+    """Start the request's own retrieval and prompt (and warm the model with its head) while the
+    debounce runs, so that what follows the wait is mostly the model. The line's context is
+    cached, so the keystrokes after the first on a line cost next to nothing here."""
+    host = state.host
+    if getattr(host, "warm", None) is None:
+        return None  # the engine is not up yet (or cannot warm): the request does it all
+
+    async def run() -> None:
+        try:
+            await documents.overlays_applied(state)
+            await state.pools.run(state.pools.reads, host.warm, snap.query())
+        except Exception as exc:  # an optimisation: the request computes what is missing
+            logger.debug("preparing %s failed: %s", snap.rel, exc)
+
+    return asyncio.ensure_future(run())
 
 
 async def warm_at(ls: Any, uri: str, position: types.Position) -> None:

@@ -30,6 +30,7 @@ from ragls.lru import LRUCache
 from ragls.models.backend import GenerationRequest, GenerationResult
 from ragls.models.fim import build_prompt, comment_prefix, stop_sequences
 from ragls.models.postprocess import UnitEnd, postprocess
+from ragls.retrieval.body_context import body_start
 from ragls.retrieval.types import CursorQuery, Snippet
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ PREFIX_SHARE, SUFFIX_SHARE = 0.45, 0.08
 # LEAN_PROMPT_MS of reading, the first line only) while the full head is warmed behind it.
 LEAN_READ_MS = 1000.0
 LEAN_PROMPT_MS = 1000.0
+DOC_QUOTES = ('"""', "'''")
 MIN_SHOWN_CHARS = 3  # a suggestion cut before an invented name must keep at least this much
 
 
@@ -292,7 +294,8 @@ class CompletionEngine:
             language=language,
             repo=self.repo_name,
         )
-        return Prompt(text, stable_head(text, prefix, self.backend.template), prefix, suffix, snippets)
+        return Prompt(text, stable_head(text, prefix, self.backend.template), prefix, suffix, snippets,
+                      cursor.prefix)
 
     def _memo(self, key: tuple[Any, ...], compute: Any) -> Any:
         """`compute()` once per key: what stays the same while the user types along a line."""
@@ -340,6 +343,7 @@ class CompletionEngine:
             reply.text = extract_code(reply.text)
             return reply
         request = GenerationRequest(
+            avoid_start=self._avoid_start(prompt.buffer_prefix, language),
             prompt=prompt.text,
             max_tokens=self.max_tokens,
             temperature=self.temperature if temperature is None else temperature,
@@ -353,6 +357,16 @@ class CompletionEngine:
         result = self.backend.generate(request, cancel=cancel, on_text=on_text)
         self.read_speed.observe(result)
         return result
+
+    @staticmethod
+    def _avoid_start(prefix: str, language: str | None) -> tuple[str, ...]:
+        """What the answer must not begin with: a second docstring in a body that has one."""
+        line_before = prefix.rpartition("\n")[2]
+        if language != "python" or line_before.strip() or not prefix.rstrip().endswith(DOC_QUOTES):
+            return ()
+        lines = prefix.rsplit("\n", 64)  # enough for a long docstring below its header
+        scope = body_start(language, lines, len(lines), len(line_before) + 1)
+        return DOC_QUOTES if scope is not None and scope.doc.strip() else ()
 
     def _ground(self, query: CursorQuery, cursor: Cursor, language: str | None, prompt: Prompt,
                 generated: GenerationResult, cancel: CancelToken,

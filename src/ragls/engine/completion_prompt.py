@@ -15,6 +15,7 @@ class Prompt:
     prefix: str  # the windowed prefix and suffix the prompt holds
     suffix: str
     context: list[Snippet]
+    buffer_prefix: str = ""  # the whole buffer before the cursor (the prompt holds its end)
 
 
 CURSOR_MARK = "<CURSOR>"

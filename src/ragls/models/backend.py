@@ -34,6 +34,9 @@ class GenerationRequest:
     # The first ``stable_chars`` characters stay the same across keystrokes; a local model
     # tokenizes them on their own, so their tokens (and KV cache) never change with the tail.
     stable_chars: int = 0
+    # The answer must not begin with any of these strings (e.g. a docstring where the function
+    # already has one); local models rule out such first tokens, remote ones ignore it.
+    avoid_start: tuple[str, ...] = ()
 
 
 @dataclass

@@ -25,6 +25,7 @@ from ragls.errors import ModelError
 from ragls.lru import LRUCache
 from ragls.models.backend import GenerationRequest, GenerationResult, check_gguf_file, cut_at_stop, drain
 from ragls.models.fim import TEMPLATES, FimTemplate, detect_template
+from ragls.models.first_token import FirstTokenBan
 from ragls.models.gate import GATE
 from ragls.models.kv_slots import KVSlots
 
@@ -69,6 +70,7 @@ class LocalGGUFBackend:
             raise
         self.load_ms = (time.perf_counter() - t0) * 1000
         self._kv = KVSlots(self._llm)
+        self._first_token = FirstTokenBan(self._llm)
         size_mb = max(1.0, self.path.stat().st_size / 1e6)
         self.read_tps_guess = min(5000.0, READ_TPS_PER_MB / size_mb)
         self.metadata: dict[str, str] = dict(self._llm.metadata or {})
@@ -274,11 +276,13 @@ class LocalGGUFBackend:
         if not finished:
             finish = "cancelled" if cancel.cancelled else "preempted"
             return GenerationResult("", self.name, 0, finish, prompt_ms, len(tokens), reused, prompt_ms)
+        ban = self._first_token.processor(req.avoid_start, len(tokens)) if req.avoid_start else None
         try:
             stream = self._llm.create_completion(
                 tokens, max_tokens=max_tokens, temperature=req.temperature,
                 stop=list(req.stop) or None, stream=True,
                 seed=req.seed if req.seed is not None else self.seed,
+                logits_processor=None if ban is None else [ban],
             )
         except Exception as exc:
             raise ModelError(f"{self.name}: generation failed: {exc}") from exc

@@ -95,35 +95,40 @@ def _docstring_above(lines: Sequence[str], end: int) -> tuple[int, str] | None:
 
 
 def body_scope(ctx: CursorContext) -> BodyScope | None:
-    """The function whose (empty) body the cursor starts, else None.
+    """The function whose (empty) body the cursor starts, else None (see `body_start`)."""
+    return body_start(ctx.language, ctx.lines, ctx.line, ctx.col)
+
+
+def body_start(language: str | None, lines: Sequence[str], line: int, col: int) -> BodyScope | None:
+    """The function whose (empty) body starts at 1-based `line`, `col`, else None.
 
     The cursor must be at the start of a line (only indentation before it), below a
     function header and its docstring with nothing but blank lines between, and indented
     deeper than the `def`.
     """
-    if ctx.language != "python" or ctx.lines[ctx.line - 1][: ctx.col - 1].strip():
+    if language != "python" or line > len(lines) or lines[line - 1][: col - 1].strip():
         return None
-    cursor_indent = ctx.col - 1
-    ln = ctx.line - 1
-    while ln >= 1 and not ctx.lines[ln - 1].strip():
+    cursor_indent = col - 1
+    ln = line - 1
+    while ln >= 1 and not lines[ln - 1].strip():
         ln -= 1
     if ln < 1:
         return None
     doc = ""
-    found = _docstring_above(ctx.lines, ln)
+    found = _docstring_above(lines, ln)
     if found is not None:
         first, doc = found
         ln = first - 1
-    if ln < 1 or not _code(ctx.lines[ln - 1]).endswith(":"):
+    if ln < 1 or not _code(lines[ln - 1]).endswith(":"):
         return None
     for top in range(ln, max(0, ln - MAX_HEADER_LINES), -1):
-        m = _DEF.match(ctx.lines[top - 1])
+        m = _DEF.match(lines[top - 1])
         if m is None:
             continue
         if len(m.group(1)) >= cursor_indent:
             return None
-        header = "\n".join(ctx.lines[top - 1 : ln])
-        parent = _class_of(ctx.lines, top)
+        header = "\n".join(lines[top - 1 : ln])
+        parent = _class_of(lines, top)
         scope = BodyScope(name=m.group(2), parent=parent, def_line=top, header=header, doc=doc)
         scope.terms = header_terms(scope)
         return scope

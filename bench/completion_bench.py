@@ -195,6 +195,8 @@ def run_package(pkg: Package, tasks: list[Task], args) -> tuple[dict[str, list[d
         if args.no_repo_name:
             engine.repo_name = None
         engine.context_layout = ContextLayout(**LAYOUTS[args.layout])
+        if args.prefix_share is not None:
+            engine.prefix_share = args.prefix_share
         # every task is a file just opened: measure the full prompt, not the quick cold-cache one
         engine.lean_read_ms = None
         info["model"] = engine.backend.name
@@ -344,6 +346,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-dense", action="store_true", help="never attach dense retrieval")
     ap.add_argument("--layout", choices=sorted(LAYOUTS), default="grouped",
                     help="how snippets become files in the prompt (default: the engine's)")
+    ap.add_argument("--prefix-share", type=float, help="share of the prompt for the code before the "
+                    "cursor when there is cross-file context (default: the engine's)")
     ap.add_argument("--label", default="", help="suffix of the results file name")
     args = ap.parse_args(argv)
     total = args.tasks or (QUICK_TASKS if args.quick else DEFAULT_TASKS)
@@ -365,6 +369,7 @@ def main(argv: list[str] | None = None) -> int:
             "read_tps": args.read_tps,
             "methods": args.methods,
             "layout": args.layout,
+            "prefix_share": args.prefix_share,
             "es": "1 - Levenshtein / max(len) of the stripped first lines",
         },
         "packages": {},

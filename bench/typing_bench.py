@@ -157,6 +157,7 @@ def run(args: argparse.Namespace) -> dict:
         "shown": sum(p["shown"] for p in pauses) / len(pauses) if pauses else 0.0,
         "accept": sum(p["accept"] for p in pauses) / len(pauses) if pauses else 0.0,
         "model_requests": len(model_reqs),
+        "lean": sum(r["source"] == "lean" for r in requests),
         "typed_ahead": sum(r["source"] == "typed-ahead" for r in requests),
         "read_p50": percentile([r["prompt"] - r["cached"] for r in model_reqs], 50),
         "read_p95": percentile([r["prompt"] - r["cached"] for r in model_reqs], 95),
@@ -186,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     s = report["summary"]
     print_table(
         f"typing: {args.tasks} tasks, one key every {args.key_ms:.0f} ms, pause at each word end "
-        f"({s['pauses']} pauses, {s['model_requests']} model requests, {s['typed_ahead']} typed-ahead)",
+        f"({s['pauses']} pauses, {s['model_requests']} model requests of which {s['lean']} lean, "
+        f"{s['typed_ahead']} typed-ahead)",
         ["measure", "p50", "p95", "share"],
         [
             ["first suggestion after opening a file (ms)", s["first_p50"], s["first_p95"],

@@ -121,6 +121,7 @@ class CompletionEngine:
         # cursor marker (measured against each other in bench/completion_bench.py --methods chat)
         self.prompt_style = prompt_style
         self.context_layout = ContextLayout()
+        self.prefix_share = PREFIX_SHARE  # of the prompt, for the code before the cursor
         # in the editor, answer from a lean prompt when the full one would take longer than this
         # to read (None: never, e.g. a one-shot CLI request that has no next keystroke)
         self.lean_read_ms = lean_read_ms
@@ -244,7 +245,7 @@ class CompletionEngine:
             budget = self.budget_tokens
             target = self.prompt_tokens_target()
             if target is not None:
-                budget = min(budget, int(target * (1 - PREFIX_SHARE - SUFFIX_SHARE)))
+                budget = min(budget, int(target * (1 - self.prefix_share - SUFFIX_SHARE)))
             query = CursorQuery(query.path, query.line, query.col, cursor.text)
             snippets = self.retriever.retrieve(query, budget_tokens=budget, cancel=cancel).snippets
             if self.stable_prompts:
@@ -275,7 +276,7 @@ class CompletionEngine:
         target = target or self.prompt_tokens_target()
         n_ctx = getattr(self.backend, "n_ctx", None)
         if target is not None:  # without cross-file context the code gets its share too
-            share = PREFIX_SHARE if snippets else 1 - SUFFIX_SHARE
+            share = self.prefix_share if snippets else 1 - SUFFIX_SHARE
             prefix = self._trim_prefix(prefix, int(target * share), align)
             suffix = self._memo(("suffix", suffix, target), lambda: trim_lines(
                 self.backend, suffix, int(target * SUFFIX_SHARE), keep="start"))

@@ -26,9 +26,10 @@ from ragls.engine.prompt_fit import trim_lines
 from ragls.engine.prompt_memory import DEFAULT_READ_TPS, ReadSpeed, StickyContext
 from ragls.engine.typed_ahead import TypedAhead
 from ragls.errors import WorkspaceError
+from ragls.filetypes import comment_prefix, language_for_path
 from ragls.lru import LRUCache
 from ragls.models.backend import GenerationRequest, GenerationResult
-from ragls.models.fim import build_prompt, comment_prefix, stop_sequences
+from ragls.models.fim import build_prompt, stop_sequences
 from ragls.models.postprocess import UnitEnd, postprocess
 from ragls.retrieval.body_context import body_start
 from ragls.retrieval.types import CursorQuery, Snippet
@@ -148,7 +149,7 @@ class CompletionEngine:
         ahead = None if ab_test else self.typed_ahead_result(query, cursor)
         if ahead is not None:
             return ahead
-        language = self.index.language_of(query.path) or _language_for(query.path)
+        language = self.index.language_of(query.path) or language_for_path(query.path)
         snippets = self._context(query, cursor, language, no_context, context_override, cancel, timings)
         cancel.raise_if_cancelled()
 
@@ -206,7 +207,7 @@ class CompletionEngine:
         if warm is None:
             return 0
         cursor = self._cursor(query)
-        language = self.index.language_of(query.path) or _language_for(query.path)
+        language = self.index.language_of(query.path) or language_for_path(query.path)
         snippets = self._context(query, cursor, language, False, None, NEVER, {})
         prompt = self._prompt(query.path, cursor, language, snippets)
         warm(prompt.text[: prompt.stable_chars])
@@ -409,9 +410,3 @@ def gains_from_context(cursor: Cursor, language: str | None) -> bool:
     if language == "python" and (cursor.prefix.count('"""') % 2 or cursor.prefix.count("'''") % 2):
         return False
     return not any(before.count(q) % 2 for q in ('"', "'", "`"))
-
-
-def _language_for(path: str) -> str | None:
-    from ragls.indexing.languages import language_for_path
-
-    return language_for_path(path)

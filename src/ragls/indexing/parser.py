@@ -33,8 +33,9 @@ import re
 
 from tree_sitter import Node, QueryCursor
 
+from ragls.filetypes import language_for_path
 from ragls.indexing.chunker import chunk_file
-from ragls.indexing.languages import LANGUAGES, get_parser, get_query, language_for_path
+from ragls.indexing.languages import LANGUAGES, get_parser, get_query
 from ragls.indexing.records import Definition, Import, ParsedFile, Reference, content_hash
 
 logger = logging.getLogger(__name__)

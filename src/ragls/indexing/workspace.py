@@ -18,6 +18,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from ragls.errors import IndexUnavailable, WorkspaceError
+from ragls.filetypes import language_for_path
 from ragls.indexing import store_queries as q
 from ragls.indexing.config import IndexConfig, index_dir_for, record_use, volatile_dir
 from ragls.indexing.records import ChunkRow, ImportRow, IndexStats, ParsedFile, RefRow, SymbolRow, UpdateStats
@@ -206,8 +207,6 @@ class WorkspaceIndex(GraphQueries):
         item = self._overlays.get(rel)
         if item is not None and item.parsed.language:
             return item.parsed.language
-        from ragls.indexing.languages import language_for_path
-
         return q.language_of(self._conn(), rel) or language_for_path(rel)
 
     def imports_of(self, path: str) -> list[ImportRow]:

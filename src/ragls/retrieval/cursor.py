@@ -14,6 +14,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from ragls.errors import WorkspaceError
+from ragls.filetypes import language_for_path
 from ragls.indexing.records import Definition, Import, ParsedFile, content_hash
 from ragls.indexing.tokens import STOPWORDS
 from ragls.lru import LRUCache
@@ -266,12 +267,7 @@ def _overlay_parse(index: WorkspaceIndex, path: str, text: str) -> ParsedFile | 
 
 
 def _language(index: WorkspaceIndex, path: str) -> str | None:
-    try:
-        from ragls.indexing.languages import language_for_path
-
-        lang = language_for_path(path)
-    except Exception:
-        lang = None
+    lang = language_for_path(path)
     if lang is None:
         try:
             lang = index.language_of(path)

@@ -75,7 +75,3 @@ def extract_code(reply: str) -> str:
     match = _FENCE.search(reply)
     code = match.group(1) if match else reply
     return code.strip("\n")
-
-
-def line_count(text: str) -> int:
-    return text.count("\n") + (0 if text.endswith("\n") or not text else 1)

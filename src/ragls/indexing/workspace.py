@@ -21,7 +21,16 @@ from ragls.errors import IndexUnavailable, WorkspaceError
 from ragls.filetypes import language_for_path
 from ragls.indexing import store_queries as q
 from ragls.indexing.config import IndexConfig, index_dir_for, record_use, volatile_dir
-from ragls.indexing.records import ChunkRow, ImportRow, IndexStats, ParsedFile, RefRow, SymbolRow, UpdateStats
+from ragls.indexing.records import (
+    ChunkRow,
+    ImportRow,
+    IndexStats,
+    ParsedFile,
+    RefRow,
+    SymbolRow,
+    UpdateStats,
+    line_count,
+)
 from ragls.indexing.resolve import ResolverCache
 from ragls.indexing.store import Store, read_meta
 from ragls.indexing.store_schema import move_aside
@@ -153,7 +162,7 @@ class WorkspaceIndex(GraphQueries):
                 self.config.chunk_max_chars,
             )
         except ValueError:  # not a language we parse: keep the text only
-            parsed = ParsedFile(rel, "", "", text.count("\n") + 1)
+            parsed = ParsedFile(rel, "", "", line_count(text))
         self._overlays.put(rel, text, parsed)
 
     def clear_overlay(self, path: str) -> None:

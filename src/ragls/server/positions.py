@@ -78,7 +78,3 @@ def word_end(text: str, position: types.Position, encoding: str = UTF16) -> type
     while end < len(line) and (line[end].isalnum() or line[end] == "_"):
         end += 1
     return types.Position(line=position.line, character=units_from_column(line, end, encoding))
-
-
-def line_count(text: str) -> int:
-    return text.count("\n") + 1

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ragls.cancel import NEVER, CancelToken
-from ragls.engine.buffer import Cursor, extract_code, window
+from ragls.engine.buffer import extract_code, window
 from ragls.engine.completion_prompt import Prompt, chat_messages, stable_head
 from ragls.engine.context_layout import ContextLayout, context_files, not_shown
 from ragls.engine.grounding import cut_before, ungrounded_names
@@ -32,6 +32,7 @@ from ragls.models.backend import GenerationRequest, GenerationResult
 from ragls.models.fim import build_prompt, stop_sequences
 from ragls.models.postprocess import UnitEnd, postprocess
 from ragls.retrieval.body_context import body_start
+from ragls.retrieval.cursor import Cursor
 from ragls.retrieval.types import CursorQuery, Snippet
 
 if TYPE_CHECKING:

@@ -2,7 +2,7 @@
 
 ragls columns count Python characters (code points), not bytes or UTF-16 units: a character
 outside the Basic Multilingual Plane is one column here and two UTF-16 units in LSP.
-Lines are split on "\\n" only, as `ragls.retrieval.cursor.split_buffer` does; a trailing
+Lines are split on "\\n" only, as `ragls.retrieval.cursor.Cursor` does; a trailing
 "\\r" stays part of the line.
 """
 

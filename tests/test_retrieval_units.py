@@ -195,6 +195,14 @@ def test_pack_condenses_long_definition_that_does_not_fit() -> None:
     assert (s.start_line, s.end_line) == (1, 33)
 
 
+@pytest.mark.parametrize(
+    ("text", "tokens"),
+    [("", 0), ("x", 1), ("abcdefg", 2), ("abcdefgh", 3), ("def load_user(user_id):", 7), ("x" * 350, 100)],
+)
+def test_token_estimate_of_known_strings(text: str, tokens: int) -> None:
+    assert estimate_tokens(text) == tokens  # 3.5 characters a token, rounded up
+
+
 def test_pack_uses_given_token_counter_and_skips_what_cannot_fit() -> None:
     cands = [cand("a.go", 1, 2, 3.0, text="func A() {\n}"), cand("b.go", 1, 1, 2.0, text="B := 1")]
     words = lambda t: len(t.split())  # noqa: E731

@@ -54,3 +54,11 @@ def test_doctor_reports_bad_settings_and_bad_json(
     # plain text for people; exit 1 when something needs fixing
     assert main(["doctor", "--workspace", str(ws), "--settings", '{"model": {"source": "remote"}}']) == 1
     assert "model:" in capsys.readouterr().out
+
+
+def test_sizes_are_shown_in_si_units() -> None:
+    from ragls.cli.models_cmd import human_size
+
+    assert [human_size(n) for n in (0, 512, 999, 1000, 1500, 468_000_000, 1_100_000_000)] == [
+        "0 B", "512 B", "999 B", "1.0 kB", "1.5 kB", "468.0 MB", "1.1 GB",
+    ]

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ragls.indexing.config import IndexConfig, index_dir_for, language_from_extension
+from ragls.filetypes import language_for_path
+from ragls.indexing.config import IndexConfig, index_dir_for
 from ragls.indexing.discovery import IgnoreRules, check_path, discover
 
 
@@ -152,7 +153,7 @@ def test_file_vanishing_between_listing_and_reading(write_workspace) -> None:
     def language_deleting_gone(path: str) -> str | None:
         if path == "gone.py":  # asked after listing, before the content is read
             (root / "gone.py").unlink()
-        return language_from_extension(path)
+        return language_for_path(path)
 
     result = discover(root, IndexConfig(), language_for_path=language_deleting_gone)
     assert [f.path for f in result.files] == ["a.py", "z.py"]

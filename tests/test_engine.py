@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ragls.cancel import NEVER
-from ragls.engine.buffer import extract_code, split_at_cursor, window
+from ragls.engine.buffer import extract_code, window
 from ragls.engine.fix import FixEngine, minimal_edits
 from ragls.engine.grounding import called_names, ungrounded_names
 from ragls.engine.testgen import TestGenerator, fenced_tests, locate_test_file, python_module
@@ -77,13 +77,7 @@ def project(write_workspace) -> WorkspaceIndex:
     index.close()
 
 
-def test_split_at_cursor_uses_one_based_positions() -> None:
-    text = "ab\ncdef\n"
-    assert split_at_cursor(text, 2, 3) == ("ab\ncd", "ef\n")
-    assert split_at_cursor(text, 1, 1) == ("", text)
-    assert split_at_cursor(text, 2, 99) == ("ab\ncdef", "\n")  # a column past the end clamps
-    with pytest.raises(WorkspaceError):
-        split_at_cursor(text, 9, 1)
+def test_window_keeps_the_last_lines_before_and_the_first_after() -> None:
     head, tail = window("\n".join(str(i) for i in range(100)), "x\ny\nz", 3, 1)
     assert head == "96\n97\n98\n99" and tail == "x\ny"
 

@@ -95,6 +95,20 @@ def test_edit_one_file_reparses_only_it(index: WorkspaceIndex, ws: Path) -> None
     assert [s.path for s in index.find_definitions("extra_tool")] == ["pkg/util.py"]
 
 
+def test_reindexing_an_edited_file_keeps_the_ids_of_its_chunks(index: WorkspaceIndex, ws: Path) -> None:
+    index.update()
+    before = {c.name: c for c in index.chunks_in("pkg/core.py") if c.name}
+    core = (ws / "pkg/core.py").read_text()
+    (ws / "pkg/core.py").write_text(core.replace("return x + 1", "return x + 2"))
+    _bump_mtime(ws / "pkg/core.py")
+    assert index.update().reindexed == 1
+    after = {c.name: c for c in index.chunks_in("pkg/core.py") if c.name}
+    assert {n: c.chunk_id for n, c in after.items()} == {n: c.chunk_id for n, c in before.items()}
+    assert after["helper"].text != before["helper"].text and after["Engine"].text == before["Engine"].text
+    (found,) = index.chunks_by_id([before["helper"].chunk_id])  # the old id finds the new text
+    assert "return x + 2" in found.text
+
+
 def test_same_content_new_mtime_is_not_reparsed(index: WorkspaceIndex, ws: Path) -> None:
     index.update()
     _bump_mtime(ws / "pkg/core.py")

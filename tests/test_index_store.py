@@ -173,12 +173,24 @@ def test_term_selection_keeps_rare_terms_within_budget() -> None:
     assert q.select_terms({"common": 5000, "other": 6000}, budget=3000) == ["common"]  # never empty
 
 
-def test_chunk_terms_match_lexical_terms() -> None:
+def test_chunk_terms_are_identifiers_and_their_subwords_without_keywords() -> None:
     from ragls.indexing.store import chunk_terms
-    from ragls.indexing.tokens import lexical_terms
 
-    pf = _parsed("a.py", ["parseHTTPResponse_v2", "self_check"])
-    assert chunk_terms(pf) == [" ".join(lexical_terms(f"{c.name}\n{c.text}")) for c in pf.chunks]
+    pf = _parsed("a.py", ["parseHTTPResponse_v2", "self_check"])  # def parseHTTPResponse_v2(): return 0
+    assert chunk_terms(pf) == [
+        "parsehttpresponse_v2 parse http response v2 parsehttpresponse_v2 parse http response v2",
+        "self_check check self_check check",
+    ]
+
+
+def test_a_chunk_is_found_by_any_subword_of_its_names(store: Store) -> None:
+    with store.writer() as w:
+        w.write_file(_parsed("a.py", ["parseHTTPResponse_v2", "self_check"]), 1, 1)
+    conn = store.reader()
+    for term in ("parsehttpresponse_v2", "parse", "http", "response", "v2"):
+        assert [c.name for c, _ in q.lexical_search(conn, [term], 5)] == ["parseHTTPResponse_v2"], term
+    assert [c.name for c, _ in q.lexical_search(conn, ["check"], 5)] == ["self_check"]
+    assert q.lexical_search(conn, ["return"], 5) == []  # keywords are not indexed
 
 
 def test_importer_edges_are_patched_when_a_target_changes_its_names(store: Store) -> None:

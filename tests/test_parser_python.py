@@ -8,7 +8,7 @@ import pytest
 
 from ragls.indexing.languages import LANGUAGES, get_parser, get_query, language_for_path
 from ragls.indexing.parser import parse_source
-from ragls.indexing.records import Import, Reference, content_hash
+from ragls.indexing.records import Import, Reference, content_hash, line_count
 
 SOURCE = b'''"""Module doc."""
 import os.path as osp
@@ -196,3 +196,11 @@ def test_parsers_are_per_thread_and_queries_cached() -> None:
     thread.join()
     assert other and other[0] is not mine
     assert get_query("python") is get_query("python")
+
+
+@pytest.mark.parametrize(
+    ("text", "lines"), [("", 0), ("x", 1), ("x\n", 1), ("x\ny", 2), ("x\ny\n", 2), ("\n", 1), ("x\n\n", 2)]
+)
+def test_line_count_does_not_count_after_a_final_newline(text: str, lines: int) -> None:
+    assert line_count(text) == lines
+    assert parse_source("m.py", text.encode()).line_count == lines

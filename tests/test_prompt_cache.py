@@ -11,7 +11,6 @@ import pytest
 pytest.importorskip("llama_cpp")
 
 from ragls.cancel import CancelToken
-from ragls.engine.buffer import Cursor
 from ragls.engine.completion import gains_from_context
 from ragls.engine.completion_prompt import stable_head
 from ragls.engine.typed_ahead import TypedAhead
@@ -19,6 +18,7 @@ from ragls.models.backend import GenerationRequest
 from ragls.models.fim import TEMPLATES, ContextFile, build_prompt
 from ragls.models.gate import GATE
 from ragls.models.local_gguf import LocalGGUFBackend
+from ragls.retrieval.cursor import Cursor
 
 HEAD = (
     "<|file_sep|>lib.py\ndef helper(x):\n    return x + 1\n"

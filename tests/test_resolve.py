@@ -6,14 +6,14 @@ import json
 import time
 from pathlib import Path
 
-from ragls.indexing.config import IndexConfig, language_from_extension
+from ragls.indexing.config import IndexConfig
 from ragls.indexing.discovery import discover
 from ragls.indexing.records import Import
 from ragls.indexing.resolve import ImportResolver, strip_json_comments
 
 
 def resolver(root: Path) -> ImportResolver:
-    files = [f.path for f in discover(root, IndexConfig(), language_for_path=language_from_extension).files]
+    files = [f.path for f in discover(root, IndexConfig()).files]
     return ImportResolver(root, files)
 
 

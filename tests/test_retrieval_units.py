@@ -10,11 +10,11 @@ from ragls.errors import WorkspaceError
 from ragls.indexing.records import Definition
 from ragls.models.backend import estimate_tokens
 from ragls.retrieval.cursor import (
+    Cursor,
     enclosing_definition,
     near_identifiers,
     normalize_path,
     signature_names,
-    split_buffer,
 )
 from ragls.retrieval.fusion import fuse, rrf_contributions, source_family
 from ragls.retrieval.packing import condense, pack
@@ -31,25 +31,31 @@ def cand(path: str, start: int, end: int, score: float = 1.0, tag: str = "graph"
 # ---- cursor ----------------------------------------------------------------------------------
 
 
-def test_split_buffer_prefix_suffix_and_col_clamp() -> None:
+def test_cursor_cuts_at_one_based_positions_and_clamps_the_column() -> None:
     text = "a = 1\nb = foo(\nc = 3"
-    lines, col, prefix, suffix = split_buffer(text, 2, 9)
-    assert lines == ["a = 1", "b = foo(", "c = 3"]
-    assert prefix == "a = 1\nb = foo("
-    assert suffix == "\nc = 3"
-    _, col, prefix, _ = split_buffer(text, 2, 99)  # past the end of the line: clamped
-    assert col == 9 and prefix.endswith("foo(")
+    at = Cursor.at(text, 2, 9)
+    assert at.lines == ["a = 1", "b = foo(", "c = 3"]
+    assert (at.prefix, at.suffix) == ("a = 1\nb = foo(", "\nc = 3")
+    assert (at.line_before, at.line_after) == ("b = foo(", "")
+    past = Cursor.at(text, 2, 99)  # past the end of the line: clamped to its end
+    assert (past.col, past.prefix, past.suffix) == (9, "a = 1\nb = foo(", "\nc = 3")
+    mid = Cursor.at("ab\ncdef\n", 2, 3)
+    assert (mid.prefix, mid.suffix, mid.line_before, mid.line_after) == ("ab\ncd", "ef\n", "cd", "ef")
+    assert (Cursor.at("ab\n", 1, 1).prefix, Cursor.at("ab\n", 1, 1).suffix) == ("", "ab\n")
+    end = Cursor.at("ab\n", 2, 1)  # the empty line after a final newline
+    assert (end.prefix, end.suffix, end.col) == ("ab\n", "", 1)
+    assert Cursor.at("", 1, 5).col == 1
 
 
-@pytest.mark.parametrize(("line", "col"), [(0, 1), (5, 1), (1, 0)])
-def test_split_buffer_rejects_out_of_range(line: int, col: int) -> None:
+@pytest.mark.parametrize(("line", "col"), [(0, 1), (4, 1), (5, 1), (1, 0)])
+def test_cursor_rejects_out_of_range(line: int, col: int) -> None:
     with pytest.raises(WorkspaceError, match="out of range"):
-        split_buffer("x\ny\n", line, col)
+        Cursor.at("x\ny\n", line, col)
 
 
-def test_split_buffer_message_names_line_count() -> None:
-    with pytest.raises(WorkspaceError, match=r"line 9 out of range \(file has 3 lines\)"):
-        split_buffer("a\nb\nc", 9, 1)
+def test_cursor_error_names_the_line_count() -> None:
+    with pytest.raises(WorkspaceError, match=r"line 9 out of range \(buffer has 3 lines\)"):
+        Cursor.at("a\nb\nc", 9, 1)
 
 
 def test_near_identifiers_weights_by_closeness() -> None:
@@ -187,6 +193,14 @@ def test_pack_condenses_long_definition_that_does_not_fit() -> None:
     assert s.text.rstrip().endswith("more lines)") and "    # ..." in s.text
     assert estimate_tokens(s.text) <= full // 3
     assert (s.start_line, s.end_line) == (1, 33)
+
+
+@pytest.mark.parametrize(
+    ("text", "tokens"),
+    [("", 0), ("x", 1), ("abcdefg", 2), ("abcdefgh", 3), ("def load_user(user_id):", 7), ("x" * 350, 100)],
+)
+def test_token_estimate_of_known_strings(text: str, tokens: int) -> None:
+    assert estimate_tokens(text) == tokens  # 3.5 characters a token, rounded up
 
 
 def test_pack_uses_given_token_counter_and_skips_what_cannot_fit() -> None:

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import ragls
 
-DEMO_BUG = (
-    "def line_count(text: str) -> int:",
-    'return text.count("\\n") + (0 if text.endswith("\\n") or not text else 1)',
-)
+# The fix and the tests work on ragls's own line_count (an unsaved buffer of this file).
+DEMO_FILE = "src/ragls/indexing/records.py"
+DEMO_FUNCTION = "def line_count("
+DEMO_BUG = 'return text.count("\\n") + (1 if text and not text.endswith("\\n") else 0)'
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -118,10 +118,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"  ungrounded names (exist nowhere in the workspace): {', '.join(result.ungrounded)}")
 
         _say("4. Fix with ragls (a bug injected into an unsaved buffer; disk untouched)")
-        fix_path = "src/ragls/engine/buffer.py"
+        fix_path = DEMO_FILE
         original = index.read_text(fix_path)
-        if original and DEMO_BUG[1] in original:
-            broken = original.replace(DEMO_BUG[1], DEMO_BUG[1].replace('count("\\n")', 'count("\\n"'))
+        if original and DEMO_BUG in original and DEMO_FUNCTION in original:
+            broken = original.replace(DEMO_BUG, DEMO_BUG.replace('count("\\n")', 'count("\\n"'))
             bug_line = broken.split("\n").index(next(x for x in broken.split("\n") if 'count("\\n"' in x)) + 1
             proposal = session.fix_engine().propose(
                 fix_path, broken, bug_line, bug_line, "SyntaxError: '(' was never closed"
@@ -142,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
         _say("5. Generate unit tests, run them in a sandbox, keep what passes (shown, not written)")
         if target_buffer:
             def_line = next(
-                i for i, x in enumerate(target_buffer.split("\n"), 1) if x.startswith("def split_at_cursor")
+                i for i, x in enumerate(target_buffer.split("\n"), 1) if x.startswith(DEMO_FUNCTION)
             )
             from ragls.engine.verify_config import VerifyConfig
 

@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
+from ragls.cli.models_cmd import human_size
+
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
@@ -86,10 +88,6 @@ def diagnose(root: Path, raw_settings: Any) -> dict[str, Any]:
     }
 
 
-def _size(n: int) -> str:
-    return f"{n / 1e6:.1f} MB" if n >= 1e5 else f"{n / 1e3:.1f} kB"
-
-
 def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     out = out or sys.stdout
     try:
@@ -106,7 +104,7 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     print(f"llama-cpp-python: {llama['version'] if llama['ok'] else llama['error']}", file=out)
     where = model["path"] or model.get("endpoint")
     print(f"model: {where} {'ok' if model['ok'] else model['error']}", file=out)
-    state = f"{index['files']} files, {_size(index['bytes'])}" if index["exists"] else "not built yet"
+    state = f"{index['files']} files, {human_size(index['bytes'])}" if index["exists"] else "not built yet"
     print(f"index: {index['path']} ({state})", file=out)
     print(f"log file: {report['log_file']}", file=out)
     for err in report["settings_errors"]:

@@ -79,12 +79,13 @@ def describe_models(roots: Any = None) -> list[dict[str, Any]]:
     return rows
 
 
-def _size(n: int) -> str:
+def human_size(n: int) -> str:
+    """A byte count in SI units, as package indexes and the README quote sizes: 1.1 GB, 512 B."""
     size = float(n)
-    for unit in ("B", "KB", "MB"):
-        if size < 1024:
+    for unit in ("B", "kB", "MB"):
+        if size < 1000:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
+        size /= 1000
     return f"{size:.1f} GB"
 
 
@@ -101,6 +102,6 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     width = max(len(r["name"]) for r in rows)
     for r in rows:
         arch = r["architecture"] or "?"
-        print(f"{r['name']:<{width}}  {r['source']:<13} {_size(r['size_bytes']):>9}  {arch:<10} "
+        print(f"{r['name']:<{width}}  {r['source']:<13} {human_size(r['size_bytes']):>9}  {arch:<10} "
               f"fim={r['template']:<11} role={r.get('role', '-'):<22} {r['path']}", file=out)
     return 0

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ragls.cancel import NEVER, CancelToken
-from ragls.engine.buffer import Cursor, extract_code, window
+from ragls.engine.buffer import extract_code, window
 from ragls.engine.completion_prompt import Prompt, chat_messages, stable_head
 from ragls.engine.context_layout import ContextLayout, context_files, not_shown
 from ragls.engine.grounding import cut_before, ungrounded_names
@@ -26,11 +26,13 @@ from ragls.engine.prompt_fit import trim_lines
 from ragls.engine.prompt_memory import DEFAULT_READ_TPS, ReadSpeed, StickyContext
 from ragls.engine.typed_ahead import TypedAhead
 from ragls.errors import WorkspaceError
+from ragls.filetypes import comment_prefix, language_for_path
 from ragls.lru import LRUCache
 from ragls.models.backend import GenerationRequest, GenerationResult
-from ragls.models.fim import build_prompt, comment_prefix, stop_sequences
+from ragls.models.fim import build_prompt, stop_sequences
 from ragls.models.postprocess import UnitEnd, postprocess
 from ragls.retrieval.body_context import body_start
+from ragls.retrieval.cursor import Cursor
 from ragls.retrieval.types import CursorQuery, Snippet
 
 if TYPE_CHECKING:
@@ -149,7 +151,7 @@ class CompletionEngine:
         ahead = None if ab_test else self.typed_ahead_result(query, cursor)
         if ahead is not None:
             return ahead
-        language = self.index.language_of(query.path) or _language_for(query.path)
+        language = self.index.language_of(query.path) or language_for_path(query.path)
         snippets = self._context(query, cursor, language, no_context, context_override, cancel, timings)
         cancel.raise_if_cancelled()
 
@@ -207,7 +209,7 @@ class CompletionEngine:
         if warm is None:
             return 0
         cursor = self._cursor(query)
-        language = self.index.language_of(query.path) or _language_for(query.path)
+        language = self.index.language_of(query.path) or language_for_path(query.path)
         snippets = self._context(query, cursor, language, False, None, NEVER, {})
         prompt = self._prompt(query.path, cursor, language, snippets)
         warm(prompt.text[: prompt.stable_chars])
@@ -410,9 +412,3 @@ def gains_from_context(cursor: Cursor, language: str | None) -> bool:
     if language == "python" and (cursor.prefix.count('"""') % 2 or cursor.prefix.count("'''") % 2):
         return False
     return not any(before.count(q) % 2 for q in ('"', "'", "`"))
-
-
-def _language_for(path: str) -> str | None:
-    from ragls.indexing.languages import language_for_path
-
-    return language_for_path(path)

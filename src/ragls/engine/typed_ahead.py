@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ragls.lru import LRUCache
 
 if TYPE_CHECKING:
-    from ragls.engine.buffer import Cursor
+    from ragls.retrieval.cursor import Cursor
 
 PER_DOCUMENT = 8
 

@@ -23,24 +23,6 @@ logger = logging.getLogger(__name__)
 
 CACHE_ENV = "RAGLS_CACHE_DIR"
 
-# Extension -> language name; mirrors ragls.indexing.languages (the source of truth), used as
-# a fallback by discovery and by tools that must not import tree-sitter.
-LANGUAGE_EXTENSIONS: dict[str, str] = {
-    ".py": "python",
-    ".pyi": "python",
-    ".js": "javascript",
-    ".mjs": "javascript",
-    ".cjs": "javascript",
-    ".jsx": "javascript",
-    ".ts": "typescript",
-    ".mts": "typescript",
-    ".cts": "typescript",
-    ".tsx": "tsx",
-    ".go": "go",
-    ".rs": "rust",
-    ".java": "java",
-}
-
 # Directory names that are never walked, wherever they appear.
 # fmt: off
 SKIP_DIRS: frozenset[str] = frozenset({
@@ -63,15 +45,6 @@ class IndexConfig:
     chunk_max_lines: int = 60
     chunk_max_chars: int = 3000
     watch_debounce_s: float = 0.3
-
-
-def language_from_extension(path: str | os.PathLike[str]) -> str | None:
-    """Language by file extension alone (fallback when the languages module is unavailable)."""
-    name = os.fspath(path)
-    dot = name.rfind(".")
-    if dot < 0 or "/" in name[dot:]:
-        return None
-    return LANGUAGE_EXTENSIONS.get(name[dot:].lower())
 
 
 def _index_name(root: Path) -> str:

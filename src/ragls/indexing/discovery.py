@@ -26,7 +26,8 @@ from pathlib import Path
 
 from pathspec import GitIgnoreSpec
 
-from ragls.indexing.config import SKIP_DIRS, IndexConfig, language_from_extension
+from ragls import filetypes
+from ragls.indexing.config import SKIP_DIRS, IndexConfig
 
 logger = logging.getLogger(__name__)
 
@@ -163,14 +164,6 @@ def rules_for(root: Path, config: IndexConfig, *, fresh: bool = False) -> Ignore
     return rules
 
 
-def _default_language_fn() -> LanguageFn:
-    try:
-        from ragls.indexing.languages import language_for_path
-    except ImportError:  # languages module unavailable: extension table
-        return language_from_extension
-    return language_for_path
-
-
 def _wanted_language(rel: str, config: IndexConfig, language_fn: LanguageFn) -> bool:
     lang = language_fn(rel)
     return lang is not None and (config.languages is None or lang in config.languages)
@@ -210,7 +203,7 @@ def discover(
     known = known or {}
     root = Path(root).resolve()
     root_str = str(root)
-    language_fn = language_for_path or _default_language_fn()
+    language_fn = language_for_path or filetypes.language_for_path
     rules = rules_for(root, config, fresh=True)
     result = DiscoveryResult()
     walked: set[str] = set()  # real workspace-relative dirs already walked (loop guard)
@@ -333,7 +326,7 @@ def check_path(
     rules = rules_for(root, config)
     if rel.rpartition("/")[2] in IGNORE_FILES or rel == ".git/info/exclude":
         rules.reload()
-    if not _wanted_language(rel, config, language_for_path or _default_language_fn()):
+    if not _wanted_language(rel, config, language_for_path or filetypes.language_for_path):
         return "not-source"
     if rules.path_ignored(rel):
         return "ignored"

@@ -1,4 +1,4 @@
-"""Supported languages: file extensions, tree-sitter grammars, parsers and tag queries.
+"""Indexed languages: tree-sitter grammars, parsers and tag queries (extensions: ragls.filetypes).
 
 Grammars and compiled queries are cached process-wide (both are immutable); parsers are not
 thread-safe, so `get_parser` keeps one per thread.
@@ -13,9 +13,15 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 
 from tree_sitter import Language, Parser, Query
+
+from ragls.filetypes import language_for_path
+
+__all__ = [
+    "LANGUAGES", "LanguageSpec", "get_language", "get_parser", "get_query", "language_for_path",
+    "query_source",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -31,10 +37,13 @@ def _grammar(module: str, attr: str = "language") -> Callable[[], object]:
 
 @dataclass(frozen=True)
 class LanguageSpec:
-    """A language ragls indexes: its name, file extensions and grammar loader."""
+    """A language ragls indexes: its name, grammar loader and tag queries.
+
+    Its file extensions are those that `ragls.filetypes.INDEXED_EXTENSIONS` maps to its name;
+    `language_for_path` (from `ragls.filetypes`) names the language of a path.
+    """
 
     name: str
-    extensions: tuple[str, ...]
     grammar: Callable[[], object]
     query_files: tuple[str, ...] = ()  # files under queries/, concatenated; default (f"{name}.scm",)
 
@@ -42,38 +51,27 @@ class LanguageSpec:
 LANGUAGES: dict[str, LanguageSpec] = {
     spec.name: spec
     for spec in (
-        LanguageSpec("python", (".py", ".pyi"), _grammar("tree_sitter_python")),
+        LanguageSpec("python", _grammar("tree_sitter_python")),
         LanguageSpec(
             "javascript",
-            (".js", ".mjs", ".cjs", ".jsx"),
             _grammar("tree_sitter_javascript"),
             ("javascript.scm", "tsx.scm"),
         ),
         LanguageSpec(
             "typescript",
-            (".ts", ".mts", ".cts"),
             _grammar("tree_sitter_typescript", "language_typescript"),
             ("javascript.scm", "typescript.scm"),
         ),
         LanguageSpec(
             "tsx",
-            (".tsx",),
             _grammar("tree_sitter_typescript", "language_tsx"),
             ("javascript.scm", "typescript.scm", "tsx.scm"),
         ),
-        LanguageSpec("go", (".go",), _grammar("tree_sitter_go")),
-        LanguageSpec("rust", (".rs",), _grammar("tree_sitter_rust")),
-        LanguageSpec("java", (".java",), _grammar("tree_sitter_java")),
+        LanguageSpec("go", _grammar("tree_sitter_go")),
+        LanguageSpec("rust", _grammar("tree_sitter_rust")),
+        LanguageSpec("java", _grammar("tree_sitter_java")),
     )
 }
-
-_BY_EXTENSION: dict[str, str] = {ext: spec.name for spec in LANGUAGES.values() for ext in spec.extensions}
-
-
-def language_for_path(path: str) -> str | None:
-    """Language name for a file path from its extension, or None if ragls does not index it."""
-    suffix = PurePosixPath(path.replace("\\", "/")).suffix.lower()
-    return _BY_EXTENSION.get(suffix)
 
 
 def _spec(name: str) -> LanguageSpec:

@@ -33,9 +33,10 @@ import re
 
 from tree_sitter import Node, QueryCursor
 
+from ragls.filetypes import language_for_path
 from ragls.indexing.chunker import chunk_file
-from ragls.indexing.languages import LANGUAGES, get_parser, get_query, language_for_path
-from ragls.indexing.records import Definition, Import, ParsedFile, Reference, content_hash
+from ragls.indexing.languages import LANGUAGES, get_parser, get_query
+from ragls.indexing.records import Definition, Import, ParsedFile, Reference, content_hash, line_count
 
 logger = logging.getLogger(__name__)
 
@@ -78,8 +79,9 @@ def parse_source(
     if lang is None or lang not in LANGUAGES:
         raise ValueError(f"unknown language for {path!r}: {language!r}")
     text = source.decode("utf-8", "replace")
-    line_count = text.count("\n") + (1 if text and not text.endswith("\n") else 0)
-    parsed = ParsedFile(path=path, language=lang, content_hash=content_hash(source), line_count=line_count)
+    parsed = ParsedFile(
+        path=path, language=lang, content_hash=content_hash(source), line_count=line_count(text)
+    )
     if not text.strip():
         return parsed
     tree = get_parser(lang).parse(source)

@@ -19,6 +19,12 @@ def content_hash(data: bytes | str) -> str:
     return hashlib.sha1(data).hexdigest()[:16]
 
 
+def line_count(text: str) -> int:
+    """Lines of `text` as an editor numbers them: a final newline ends the last line rather than
+    starting one more, so "a\nb" and "a\nb\n" both have 2 lines, and "" has none."""
+    return text.count("\n") + (1 if text and not text.endswith("\n") else 0)
+
+
 @dataclass(frozen=True, slots=True)
 class Definition:
     """A named definition: function, method, class, interface, constant, type, module..."""
@@ -83,7 +89,7 @@ class ParsedFile:
     path: str
     language: str
     content_hash: str
-    line_count: int
+    line_count: int  # records.line_count of the text
     definitions: list[Definition] = field(default_factory=list)
     references: list[Reference] = field(default_factory=list)
     imports: list[Import] = field(default_factory=list)

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
+from ragls.filetypes import language_for_path
 from ragls.indexing.config import SKIP_DIRS
-from ragls.indexing.languages import language_for_path
 from ragls.indexing.records import UpdateStats
 
 if TYPE_CHECKING:

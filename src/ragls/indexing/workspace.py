@@ -18,9 +18,19 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from ragls.errors import IndexUnavailable, WorkspaceError
+from ragls.filetypes import language_for_path
 from ragls.indexing import store_queries as q
 from ragls.indexing.config import IndexConfig, index_dir_for, record_use, volatile_dir
-from ragls.indexing.records import ChunkRow, ImportRow, IndexStats, ParsedFile, RefRow, SymbolRow, UpdateStats
+from ragls.indexing.records import (
+    ChunkRow,
+    ImportRow,
+    IndexStats,
+    ParsedFile,
+    RefRow,
+    SymbolRow,
+    UpdateStats,
+    line_count,
+)
 from ragls.indexing.resolve import ResolverCache
 from ragls.indexing.store import Store, read_meta
 from ragls.indexing.store_schema import move_aside
@@ -152,7 +162,7 @@ class WorkspaceIndex(GraphQueries):
                 self.config.chunk_max_chars,
             )
         except ValueError:  # not a language we parse: keep the text only
-            parsed = ParsedFile(rel, "", "", text.count("\n") + 1)
+            parsed = ParsedFile(rel, "", "", line_count(text))
         self._overlays.put(rel, text, parsed)
 
     def clear_overlay(self, path: str) -> None:
@@ -206,8 +216,6 @@ class WorkspaceIndex(GraphQueries):
         item = self._overlays.get(rel)
         if item is not None and item.parsed.language:
             return item.parsed.language
-        from ragls.indexing.languages import language_for_path
-
         return q.language_of(self._conn(), rel) or language_for_path(rel)
 
     def imports_of(self, path: str) -> list[ImportRow]:

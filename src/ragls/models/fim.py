@@ -12,6 +12,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from ragls.filetypes import comment_prefix
+
 logger = logging.getLogger(__name__)
 
 
@@ -140,29 +142,6 @@ def detect_template(metadata: Mapping[str, str], model_name: str) -> FimTemplate
     return TEMPLATES["prefix"]
 
 
-_SLASH_LANGS = {"javascript", "typescript", "tsx", "go", "rust", "java", "c", "cpp", "csharp",
-                "kotlin", "swift", "scala", "php", "dart"}
-_EXT_LANG = {".py": "python", ".pyi": "python", ".js": "javascript", ".jsx": "javascript",
-             ".mjs": "javascript", ".cjs": "javascript", ".ts": "typescript", ".tsx": "tsx",
-             ".go": "go", ".rs": "rust", ".java": "java", ".c": "c", ".h": "c", ".cc": "cpp",
-             ".cpp": "cpp", ".hpp": "cpp", ".cs": "csharp", ".kt": "kotlin", ".swift": "swift",
-             ".rb": "ruby", ".sh": "shell", ".lua": "lua", ".sql": "sql"}
-
-
-def language_from_path(path: str) -> str | None:
-    """A language name from the file extension (only to pick comment syntax)."""
-    dot = path.rfind(".")
-    return _EXT_LANG.get(path[dot:].lower()) if dot >= 0 else None
-
-
-def comment_prefix(language: str | None) -> str:
-    if language in _SLASH_LANGS:
-        return "//"
-    if language in ("lua", "sql"):
-        return "--"
-    return "#"
-
-
 def _as_comments(ctx: Sequence[ContextFile], marker: str) -> str:
     parts = []
     for cf in ctx:
@@ -186,8 +165,7 @@ def build_prompt(template: FimTemplate, *, prefix: str, suffix: str, context: Se
     current file's path, then the FIM part); others get the context as comments with their
     paths at the top. The "prefix" template (no FIM) ends with the prefix; the suffix is unused.
     """
-    language = language or language_from_path(path)
-    marker = comment_prefix(language)
+    marker = comment_prefix(language, path)
     if template.file_sep and (context or repo):
         out = []
         if repo and template.repo_name:

@@ -12,12 +12,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from ragls.filetypes import comment_prefix
+
 logger = logging.getLogger(__name__)
 
 MAX_LINES = 15
 _OPEN = {"(": ")", "[": "]", "{": "}"}
 _CLOSE = {v: k for k, v in _OPEN.items()}
-_HASH_COMMENT = {"python", "ruby", "shell", None}
 _PREFIX_SCAN_CHARS = 20_000
 _SYNTAX_WINDOW = 4000
 _PUNCT = set(")]}:;, \t")
@@ -30,8 +31,8 @@ def _is_python(language: str | None) -> bool:
 def _brackets(text: str, language: str | None) -> list[tuple[int, str]]:
     """(position, char) of brackets outside strings and comments (rough lexer)."""
     out: list[tuple[int, str]] = []
-    hash_comments = language in _HASH_COMMENT
-    slash_comments = not _is_python(language) and language not in ("ruby", "shell")
+    marker = comment_prefix(language)
+    hash_comments, slash_comments = marker == "#", marker == "//"
     i, n = 0, len(text)
     quote: str | None = None
     while i < n:

@@ -10,10 +10,12 @@ import logging
 import os
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from ragls.errors import WorkspaceError
+from ragls.filetypes import language_for_path
 from ragls.indexing.records import Definition, Import, ParsedFile, content_hash
 from ragls.indexing.tokens import STOPWORDS
 from ragls.lru import LRUCache
@@ -88,17 +90,47 @@ def _normpath(p: Path) -> str:
     return str(Path(os.path.normpath(str(p))).resolve())
 
 
-def split_buffer(text: str, line: int, col: int) -> tuple[list[str], int, str, str]:
-    """Validate (line, col) against `text`: lines, clamped col, prefix, suffix."""
-    lines = text.split("\n")
-    if line < 1 or line > len(lines):
-        raise WorkspaceError(f"line {line} out of range (file has {len(lines)} lines)")
-    if col < 1:
-        raise WorkspaceError(f"column {col} out of range (columns start at 1)")
-    cur = lines[line - 1]
-    col = min(col, len(cur) + 1)
-    offset = sum(len(s) + 1 for s in lines[: line - 1]) + col - 1
-    return lines, col, text[:offset], text[offset:]
+@dataclass(frozen=True)
+class Cursor:
+    """A buffer cut at a cursor, split once: what every stage of a request reads.
+
+    Lines are split on "\\n" only (an LSP client's lines, see ragls.server.positions), so a
+    buffer ending in a newline ends with an empty line the cursor may be on. A line outside
+    the buffer or a column below 1 is an error; a column past the end of its line clamps to
+    the line's end (`col` is the clamped column).
+    """
+
+    text: str
+    line: int  # 1-based
+    col: int  # 1-based, characters, at most the line's length + 1
+    prefix: str
+    suffix: str
+
+    @classmethod
+    def at(cls, text: str, line: int, col: int) -> Cursor:
+        lines = text.split("\n")
+        if line < 1 or line > len(lines):
+            raise WorkspaceError(f"line {line} out of range (buffer has {len(lines)} lines)")
+        if col < 1:
+            raise WorkspaceError(f"column {col} out of range (columns start at 1)")
+        col = min(col, len(lines[line - 1]) + 1)
+        offset = sum(len(x) + 1 for x in lines[: line - 1]) + col - 1
+        return cls(text, line, col, text[:offset], text[offset:])
+
+    @cached_property
+    def lines(self) -> list[str]:
+        """The buffer's lines (split on "\\n")."""
+        return self.text.split("\n")
+
+    @cached_property
+    def line_before(self) -> str:
+        """The cursor line up to the cursor."""
+        return self.prefix.rpartition("\n")[2]
+
+    @cached_property
+    def line_after(self) -> str:
+        """The cursor line from the cursor to its end."""
+        return self.suffix.partition("\n")[0]
 
 
 def near_identifiers(
@@ -224,8 +256,8 @@ def build_context(index: WorkspaceIndex, query: CursorQuery, config: RetrievalCo
     text = query.text if query.text is not None else index.read_text(path)
     if text is None:
         raise WorkspaceError(f"no such file in the workspace: {path}")
-    lines, col, prefix, suffix = split_buffer(text, query.line, query.col)
-    line = query.line
+    cursor = Cursor.at(text, query.line, query.col)
+    lines, line, col = cursor.lines, cursor.line, cursor.col
     language = _language(index, path)
     window_start = max(1, line - config.prefix_window_lines)
     window_lines = [*lines[window_start - 1 : line - 1], lines[line - 1][: col - 1]]
@@ -238,8 +270,8 @@ def build_context(index: WorkspaceIndex, query: CursorQuery, config: RetrievalCo
         lines=lines,
         line=line,
         col=col,
-        prefix=prefix,
-        suffix=suffix,
+        prefix=cursor.prefix,
+        suffix=cursor.suffix,
         window_start=window_start,
         window_end=min(len(lines), line + config.suffix_window_lines),
         window_text="\n".join(window_lines),
@@ -266,12 +298,7 @@ def _overlay_parse(index: WorkspaceIndex, path: str, text: str) -> ParsedFile | 
 
 
 def _language(index: WorkspaceIndex, path: str) -> str | None:
-    try:
-        from ragls.indexing.languages import language_for_path
-
-        lang = language_for_path(path)
-    except Exception:
-        lang = None
+    lang = language_for_path(path)
     if lang is None:
         try:
             lang = index.language_of(path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
+from ragls.filetypes import comment_prefix
 from ragls.models.backend import estimate_tokens
 from ragls.retrieval.fusion import Fused
 from ragls.retrieval.types import Snippet
@@ -15,11 +16,6 @@ CountTokens = Callable[[str], int]
 
 BODIES = 2  # whole definitions added after the stubs, when the budget allows
 FILL_MAX_LINES = 8  # past top_k, only candidates this short fill the rest of the budget
-_HASH_COMMENT = (".py", ".pyi", ".rb", ".sh", ".toml", ".yaml", ".yml", ".r")
-
-
-def comment_prefix(path: str) -> str:
-    return "#" if path.lower().endswith(_HASH_COMMENT) else "//"
 
 
 def _indent_of(lines: Sequence[str]) -> str:
@@ -55,7 +51,7 @@ def condense(text: str, path: str, *, signature: str = "", doc: str = "", keep: 
     if n >= len(lines):
         return text
     left = len(lines) - n
-    marker = f"{_indent_of(lines)}{comment_prefix(path)} ... ({left} more lines)"
+    marker = f"{_indent_of(lines)}{comment_prefix(path=path)} ... ({left} more lines)"
     return "\n".join([*lines[:n], marker])
 
 

@@ -40,6 +40,31 @@ class RaglsProtocol(LanguageServerProtocol):
                 logger.warning("dropping malformed message: %.200r", data)
             return _INVALID
 
+    def _execute_handler(
+        self,
+        msg_id: Any,
+        handler: Any,
+        callback: Any,
+        args: tuple[Any, ...] | None = None,
+        kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        """Run a handler as pygls does, and forget its future once it is done.
+
+        pygls 2.1 keeps the future of each handler it runs in `_request_futures`, keyed by the
+        request id, and removes it only when it answers a request. Notifications (keyed by a
+        fresh uuid4) and the steps of its generator handlers (didOpen, didChange, didClose,
+        executeCommand...) stay there forever: about 1 kB per message, the steady growth of a
+        long editing session. A future that finishes is removed here (a cancellation can only
+        reach a request that is still running).
+        """
+
+        def forget_then(future: Any) -> None:
+            if self._request_futures.get(msg_id) is future:
+                self._request_futures.pop(msg_id, None)
+            callback(future)
+
+        super()._execute_handler(msg_id, handler, forget_then, args=args, kwargs=kwargs)
+
     def handle_message(self, message: Any) -> None:
         if message is _INVALID:
             return

@@ -2,7 +2,7 @@
 
 ragls columns count Python characters (code points), not bytes or UTF-16 units: a character
 outside the Basic Multilingual Plane is one column here and two UTF-16 units in LSP.
-Lines are split on "\\n" only, as `ragls.retrieval.cursor.split_buffer` does; a trailing
+Lines are split on "\\n" only, as `ragls.retrieval.cursor.Cursor` does; a trailing
 "\\r" stays part of the line.
 """
 
@@ -78,7 +78,3 @@ def word_end(text: str, position: types.Position, encoding: str = UTF16) -> type
     while end < len(line) and (line[end].isalnum() or line[end] == "_"):
         end += 1
     return types.Position(line=position.line, character=units_from_column(line, end, encoding))
-
-
-def line_count(text: str) -> int:
-    return text.count("\n") + 1

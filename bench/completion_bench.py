@@ -204,7 +204,8 @@ def run_package(pkg: Package, tasks: list[Task], args) -> tuple[dict[str, list[d
         jaccard = None
         if "jaccard-20" in args.methods:
             t0 = time.perf_counter()
-            jaccard = Jaccard(pkg.root, engine.budget_tokens, retrieval.top_k, engine.backend.count_tokens)
+            # the windows get the same context budget as ragls' retrieval (the prompt's context share)
+            jaccard = Jaccard(pkg.root, engine.context_budget(), retrieval.top_k, engine.backend.count_tokens)
             info["windows"] = {"count": len(jaccard.windows), "build_s": time.perf_counter() - t0}
         log(f"{pkg.key}: {len(tasks)} tasks, dense={info['dense']}, model {info['model']}")
         warm = CursorQuery(tasks[0].file, tasks[0].line, tasks[0].col, buffer_of(tasks[0]))

@@ -215,6 +215,8 @@ class CompletionEngine:
         language = self.index.language_of(query.path) or language_for_path(query.path)
         snippets = self._context(query, cursor, language, False, None, NEVER, {})
         prompt = self._prompt(query.path, cursor, language, snippets)
+        if self.lean_read_ms is not None:  # built now, the lean prompt costs a request nothing
+            self._lean_prompt(query.path, cursor, language)
         warm(prompt.text[: prompt.stable_chars])
         return prompt.stable_chars
 
@@ -230,7 +232,7 @@ class CompletionEngine:
         """Prompt tokens that the loaded model reads in the cold-prompt time (None: no limit)."""
         if self.cold_prompt_ms is None or getattr(self.backend, "n_ctx", None) is None:
             return None
-        return max(256, int(self.read_speed.tps * self.cold_prompt_ms / 1000))
+        return max(256, _steps(self.read_speed.tps * self.cold_prompt_ms / 1000))
 
     def context_budget(self) -> int:
         """Tokens of cross-file context a prompt may hold now."""
@@ -275,7 +277,10 @@ class CompletionEngine:
         timings["cold_ms"] = cold_ms
         if cold_ms <= self.lean_read_ms:
             return None
-        target = max(96, int(self.read_speed.tps * LEAN_PROMPT_MS / 1000))
+        return self._lean_prompt(path, cursor, language)
+
+    def _lean_prompt(self, path: str, cursor: Cursor, language: str | None) -> Prompt:
+        target = max(96, _steps(self.read_speed.tps * LEAN_PROMPT_MS / 1000))
         return self._prompt(path, cursor, language, [], target=target)
 
     def _prompt(self, path: str, cursor: Cursor, language: str | None, snippets: list[Snippet],
@@ -419,3 +424,9 @@ def gains_from_context(cursor: Cursor, language: str | None) -> bool:
     if language == "python" and (cursor.prefix.count('"""') % 2 or cursor.prefix.count("'''") % 2):
         return False
     return not any(before.count(q) % 2 for q in ('"', "'", "`"))
+
+
+def _steps(tokens: float, step: int = 32) -> int:
+    """A token budget rounded down to whole steps: it moves with the measured read speed only in
+    steps, so the prompt (and the trims memoized for it) stay the same between requests."""
+    return int(tokens) // step * step

@@ -26,16 +26,26 @@ class FirstTokenBan:
         self._llm = llm
         self._pieces: list[bytes] | None = None
         self._bans: dict[tuple[str, ...], np.ndarray] = {}
+        self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._read_vocab, name="ragls-vocab", daemon=True)
         self._thread.start()
 
     def _read_vocab(self) -> None:
         try:
             model = self._llm._model
-            self._pieces = [model.token_to_piece(i, special=False).rstrip(b"\x00").lstrip()
-                            for i in range(self._llm.n_vocab())]
+            pieces = []
+            for i in range(self._llm.n_vocab()):
+                if self._stopped.is_set():  # the model is being closed: never read freed memory
+                    return
+                pieces.append(model.token_to_piece(i, special=False).rstrip(b"\x00").lstrip())
+            self._pieces = pieces
         except Exception:  # best effort: without the pieces nothing is ruled out
             logger.debug("cannot read the vocabulary's pieces", exc_info=True)
+
+    def stop(self) -> None:
+        """Stop reading the vocabulary; returns once the reader is gone (before the model closes)."""
+        self._stopped.set()
+        self._thread.join()
 
     def ids(self, starts: Sequence[str]) -> np.ndarray | None:
         """Ids of tokens that would begin an answer with one of ``starts`` (None: not ready)."""

@@ -194,6 +194,7 @@ class LocalGGUFBackend:
                 return
             self._closed = True
         llm = self._llm
+        self._first_token.stop()
         self._executor.submit(llm.close).result()
         self._executor.shutdown(wait=True)
 

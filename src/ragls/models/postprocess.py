@@ -79,7 +79,8 @@ def _open_stack(prefix: str, language: str | None) -> list[str]:
     return stack
 
 
-def _indent(line: str) -> int:
+def indent_width(line: str) -> int:
+    """Columns of leading spaces and tabs (each counts one)."""
     return len(line) - len(line.lstrip(" \t"))
 
 
@@ -114,7 +115,7 @@ def _multiline_cut(text: str, cur: _Cursor) -> tuple[str, bool]:
     python = _is_python(cur.language)
     lines = text.split("\n")
     first = cur.line_before + lines[0]
-    base: int | None = _indent(first) if first.strip() else None  # indentation of the unit
+    base: int | None = indent_width(first) if first.strip() else None  # indentation of the unit
     outer = base
     opener = python and first.rstrip().endswith(":")
     body_seen = False
@@ -124,7 +125,7 @@ def _multiline_cut(text: str, cur: _Cursor) -> tuple[str, bool]:
         stripped = line.strip()
         continue_line = False
         if idx > 0 and stripped and python and depth == 0 and not stack:
-            ind = _indent(line)
+            ind = indent_width(line)
             if base is None:
                 base = outer = ind
                 opener = stripped.endswith(":")

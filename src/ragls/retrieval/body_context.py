@@ -34,6 +34,7 @@ import numpy as np
 
 from ragls.indexing.records import Definition
 from ragls.indexing.tokens import lexical_terms, split_identifier
+from ragls.models.postprocess import indent_width
 from ragls.retrieval.cursor import NOISE_WORDS, CursorContext
 
 BODY_SIGNALS = ("unused", "header", "siblings", "pagerank", "callers", "fill", "header_dense")
@@ -66,10 +67,6 @@ class BodyScope:
     @property
     def qualname(self) -> str:
         return f"{self.parent}.{self.name}" if self.parent else self.name
-
-
-def _indent(line: str) -> int:
-    return len(line) - len(line.lstrip(" \t"))
 
 
 def _code(line: str) -> str:
@@ -137,12 +134,12 @@ def body_start(language: str | None, lines: Sequence[str], line: int, col: int) 
 
 def _class_of(lines: Sequence[str], def_line: int) -> str | None:
     """The class directly around the `def` at `def_line`, if any."""
-    indent = _indent(lines[def_line - 1])
+    indent = indent_width(lines[def_line - 1])
     if indent == 0:
         return None
     for ln in range(def_line - 1, 0, -1):
         text = lines[ln - 1]
-        if text.strip() and not text.lstrip().startswith(("#", "@")) and _indent(text) < indent:
+        if text.strip() and not text.lstrip().startswith(("#", "@")) and indent_width(text) < indent:
             m = _CLASS.match(text)
             return m.group(2) if m else None
     return None

@@ -10,6 +10,7 @@ import pytest
 pytest.importorskip("llama_cpp")
 
 from ragls.engine.completion import CompletionEngine
+from ragls.engine.completion_prompt import avoid_at_start
 from ragls.indexing.workspace import WorkspaceIndex
 from ragls.models.backend import GenerationRequest
 from ragls.models.kv_slots import MIN_TOKENS
@@ -137,10 +138,10 @@ def test_a_ruled_out_start_is_not_written(backend: LocalGGUFBackend) -> None:
 
 def test_a_second_docstring_is_ruled_out_only_where_the_body_has_one() -> None:
     with_doc = 'class A:\n    def f(self, x):\n        """Return x twice."""\n        '
-    assert CompletionEngine._avoid_start(with_doc, "python") == ('"""', "'''")
+    assert avoid_at_start(with_doc, "python") == ('"""', "'''")
     long_header = 'def g(\n    a,\n    b,\n) -> int:\n    """Add.\n\n    Args:\n        a: one\n    """\n    '
-    assert CompletionEngine._avoid_start(long_header, "python") == ('"""', "'''")
-    assert CompletionEngine._avoid_start("def f(x):\n    ", "python") == ()  # no docstring yet
-    assert CompletionEngine._avoid_start(with_doc + "y = 1\n        ", "python") == ()  # not the start
-    assert CompletionEngine._avoid_start('x = """text"""\n', "python") == ()  # not a body
-    assert CompletionEngine._avoid_start(with_doc, "javascript") == ()
+    assert avoid_at_start(long_header, "python") == ('"""', "'''")
+    assert avoid_at_start("def f(x):\n    ", "python") == ()  # no docstring yet
+    assert avoid_at_start(with_doc + "y = 1\n        ", "python") == ()  # not the start
+    assert avoid_at_start('x = """text"""\n', "python") == ()  # not a body
+    assert avoid_at_start(with_doc, "javascript") == ()

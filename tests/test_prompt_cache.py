@@ -11,8 +11,7 @@ import pytest
 pytest.importorskip("llama_cpp")
 
 from ragls.cancel import CancelToken
-from ragls.engine.completion import gains_from_context
-from ragls.engine.completion_prompt import stable_head
+from ragls.engine.completion_prompt import gains_from_context, stable_head
 from ragls.engine.typed_ahead import TypedAhead
 from ragls.models.backend import GenerationRequest
 from ragls.models.fim import TEMPLATES, ContextFile, build_prompt

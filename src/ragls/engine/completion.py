@@ -14,24 +14,29 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ragls.cancel import NEVER, CancelToken
 from ragls.engine.buffer import extract_code, window
-from ragls.engine.completion_prompt import Prompt, chat_messages, stable_head
+from ragls.engine.completion_prompt import (
+    CompletionResult,
+    Prompt,
+    avoid_at_start,
+    chat_messages,
+    gains_from_context,
+    stable_head,
+)
 from ragls.engine.context_layout import ContextLayout, context_files, not_shown
 from ragls.engine.grounding import cut_before, ungrounded_names
 from ragls.engine.prompt_fit import trim_lines
 from ragls.engine.prompt_memory import DEFAULT_READ_TPS, ReadSpeed, StickyContext
 from ragls.engine.typed_ahead import TypedAhead
 from ragls.errors import WorkspaceError
-from ragls.filetypes import comment_prefix, language_for_path
+from ragls.filetypes import language_for_path
 from ragls.lru import LRUCache
 from ragls.models.backend import GenerationRequest, GenerationResult
 from ragls.models.fim import build_prompt, stop_sequences
 from ragls.models.postprocess import UnitEnd, postprocess
-from ragls.retrieval.body_context import body_start
 from ragls.retrieval.cursor import Cursor
 from ragls.retrieval.types import CursorQuery, Snippet
 
@@ -57,36 +62,7 @@ PREFIX_SHARE, SUFFIX_SHARE = 0.65, 0.08
 # LEAN_PROMPT_MS of reading, the first line only) while the full head is warmed behind it.
 LEAN_READ_MS = 1000.0
 LEAN_PROMPT_MS = 1000.0
-DOC_QUOTES = ('"""', "'''")
 MIN_SHOWN_CHARS = 3  # a suggestion cut before an invented name must keep at least this much
-
-
-@dataclass
-class CompletionResult:
-    completion: str
-    model: str
-    context: list[Snippet]
-    elapsed_ms: float
-    timings: dict[str, float] = field(default_factory=dict)
-    ungrounded: list[str] = field(default_factory=list)  # invented names in what the model wrote
-    raw: str = ""  # the model's text before post-processing (for debugging and benchmarks)
-    prompt_tokens: int = 0
-    cached_tokens: int = 0  # prompt tokens the model did not have to read again
-    # model | lean (the model, from the lean prompt: the full one was not cached) | typed-ahead | none
-    source: str = "model"
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "completion": self.completion,
-            "model": self.model,
-            "context": [s.to_json() for s in self.context],
-            "elapsed_ms": round(self.elapsed_ms, 3),
-            "timings": {k: round(v, 3) for k, v in self.timings.items()},
-            "ungrounded": list(self.ungrounded),
-            "prompt_tokens": self.prompt_tokens,
-            "cached_tokens": self.cached_tokens,
-            "source": self.source,
-        }
 
 
 class CompletionEngine:
@@ -359,7 +335,7 @@ class CompletionEngine:
             reply.text = extract_code(reply.text)
             return reply
         request = GenerationRequest(
-            avoid_start=self._avoid_start(prompt.buffer_prefix, language),
+            avoid_start=avoid_at_start(prompt.buffer_prefix, language),
             prompt=prompt.text,
             max_tokens=self.max_tokens,
             temperature=self.temperature if temperature is None else temperature,
@@ -373,16 +349,6 @@ class CompletionEngine:
         result = self.backend.generate(request, cancel=cancel, on_text=on_text)
         self.read_speed.observe(result)
         return result
-
-    @staticmethod
-    def _avoid_start(prefix: str, language: str | None) -> tuple[str, ...]:
-        """What the answer must not begin with: a second docstring in a body that has one."""
-        line_before = prefix.rpartition("\n")[2]
-        if language != "python" or line_before.strip() or not prefix.rstrip().endswith(DOC_QUOTES):
-            return ()
-        lines = prefix.rsplit("\n", 64)  # enough for a long docstring below its header
-        scope = body_start(language, lines, len(lines), len(line_before) + 1)
-        return DOC_QUOTES if scope is not None and scope.doc.strip() else ()
 
     def _ground(self, query: CursorQuery, cursor: Cursor, language: str | None, prompt: Prompt,
                 generated: GenerationResult, cancel: CancelToken,
@@ -413,18 +379,6 @@ class CompletionEngine:
         timings["resample_ms"] = (time.perf_counter() - t) * 1000
         second, second_ungrounded = clean(again.text)
         return (second if second and not second_ungrounded else ""), ungrounded
-
-
-def gains_from_context(cursor: Cursor, language: str | None) -> bool:
-    """False where cross-file context cannot help: an empty file, a comment, inside a string."""
-    if not cursor.text.strip():
-        return False
-    before = cursor.line_before.lstrip()
-    if before.startswith(comment_prefix(language)):
-        return False
-    if language == "python" and (cursor.prefix.count('"""') % 2 or cursor.prefix.count("'''") % 2):
-        return False
-    return not any(before.count(q) % 2 for q in ('"', "'", "`"))
 
 
 def _steps(tokens: float, step: int = 32) -> int:

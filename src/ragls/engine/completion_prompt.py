@@ -1,11 +1,45 @@
-"""A completion prompt: its text, the head that stays while the user types, and its chat form."""
+"""What a completion request builds and returns: its prompt (the text, the head that stays while
+the user types, its chat form, what the answer must not start with) and its result."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from ragls.filetypes import comment_prefix
+from ragls.retrieval.body_context import body_start
+from ragls.retrieval.cursor import Cursor
 from ragls.retrieval.types import Snippet
+
+DOC_QUOTES = ('"""', "'''")
+
+
+@dataclass
+class CompletionResult:
+    completion: str
+    model: str
+    context: list[Snippet]
+    elapsed_ms: float
+    timings: dict[str, float] = field(default_factory=dict)
+    ungrounded: list[str] = field(default_factory=list)  # invented names in what the model wrote
+    raw: str = ""  # the model's text before post-processing (for debugging and benchmarks)
+    prompt_tokens: int = 0
+    cached_tokens: int = 0  # prompt tokens the model did not have to read again
+    # model | lean (the model, from the lean prompt: the full one was not cached) | typed-ahead | none
+    source: str = "model"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "completion": self.completion,
+            "model": self.model,
+            "context": [s.to_json() for s in self.context],
+            "elapsed_ms": round(self.elapsed_ms, 3),
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
+            "ungrounded": list(self.ungrounded),
+            "prompt_tokens": self.prompt_tokens,
+            "cached_tokens": self.cached_tokens,
+            "source": self.source,
+        }
 
 
 @dataclass
@@ -45,3 +79,26 @@ def stable_head(prompt: str, prefix: str, template: Any) -> int:
     if at < 0:
         return 0
     return at + prefix.rfind("\n") + 1
+
+
+def avoid_at_start(prefix: str, language: str | None) -> tuple[str, ...]:
+    """What an answer at the end of `prefix` must not begin with: a second docstring in a body
+    that has one (a small model often opens another)."""
+    line_before = prefix.rpartition("\n")[2]
+    if language != "python" or line_before.strip() or not prefix.rstrip().endswith(DOC_QUOTES):
+        return ()
+    lines = prefix.rsplit("\n", 64)  # enough for a long docstring below its header
+    scope = body_start(language, lines, len(lines), len(line_before) + 1)
+    return DOC_QUOTES if scope is not None and scope.doc.strip() else ()
+
+
+def gains_from_context(cursor: Cursor, language: str | None) -> bool:
+    """False where cross-file context cannot help: an empty file, a comment, inside a string."""
+    if not cursor.text.strip():
+        return False
+    before = cursor.line_before.lstrip()
+    if before.startswith(comment_prefix(language)):
+        return False
+    if language == "python" and (cursor.prefix.count('"""') % 2 or cursor.prefix.count("'''") % 2):
+        return False
+    return not any(before.count(q) % 2 for q in ('"', "'", "`"))

@@ -26,7 +26,7 @@ from ragls.engine.runners import run_pytest
 from ragls.engine.sandbox import Sandbox
 from ragls.engine.test_selection import SelectedTests, is_test_file, select_tests
 from ragls.engine.verify_config import Progress, VerifyConfig, no_progress
-from ragls.errors import ConfigError, WorkspaceError
+from ragls.errors import WorkspaceError
 from ragls.indexing.parser import parse_source
 
 if TYPE_CHECKING:
@@ -117,8 +117,7 @@ class VerifiedFixer:
         must_pass: tuple[str, str] | None = None,
     ) -> FixReport:
         """A fix of the region around start_line..end_line, verified by the tests that cover it."""
-        if not self.config.trusted:
-            raise ConfigError("the workspace is not trusted: ragls runs no tests in it")
+        self.config.require_trusted()
         started = time.monotonic()
         progress("preparing the fix")
         plan = self.engine.prepare(path, buffer, start_line, end_line, diagnostic, cancel)
@@ -133,12 +132,7 @@ class VerifiedFixer:
                 if sel.file == must_pass[0]:
                     sel.first = [must_pass[1], *(n for n in sel.first if n != must_pass[1])]
                     sel.rest = [n for n in sel.rest if n != must_pass[1]]
-        with Sandbox(
-            self.index.root,
-            {**(overlays or {}), path: buffer},
-            limits=self.config.limits,
-            secret_env=self.config.secret_env,
-        ) as box:
+        with self.config.sandbox(self.index.root, {**(overlays or {}), path: buffer}) as box:
             best = self._search(plan, box, selection, report, cancel, progress)
             if best is not None and best.all_pass:
                 progress(f"re-running {best.run} tests")
@@ -160,19 +154,13 @@ class VerifiedFixer:
         progress: Progress = no_progress,
     ) -> FixReport:
         """'Fix so that test_x passes': run the test at `line`, then fix the code it calls."""
-        if not self.config.trusted:
-            raise ConfigError("the workspace is not trusted: ragls runs no tests in it")
+        self.config.require_trusted()
         funcs = pytest_file.test_functions(test_buffer) or []
         test = next((f for f in funcs if f.start <= line <= f.end), None)
         if test is None:
             raise WorkspaceError(f"no test function at {test_path}:{line}")
         progress(f"running {test.name}")
-        with Sandbox(
-            self.index.root,
-            {**(overlays or {}), test_path: test_buffer},
-            limits=self.config.limits,
-            secret_env=self.config.secret_env,
-        ) as box:
+        with self.config.sandbox(self.index.root, {**(overlays or {}), test_path: test_buffer}) as box:
             run = run_pytest(box, test_path, [test.name], command=self.config.test_command)
         outcome = run.outcomes.get(test.name)
         if outcome is not None and outcome.passed:

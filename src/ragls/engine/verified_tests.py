@@ -21,7 +21,6 @@ from ragls.engine.runners import TestRun, run_other, run_pytest
 from ragls.engine.sandbox import Sandbox
 from ragls.engine.testgen import TestGenerator, TestPlan
 from ragls.engine.verify_config import Progress, VerifyConfig, no_progress
-from ragls.errors import ConfigError
 
 if TYPE_CHECKING:
     from ragls.indexing.workspace import WorkspaceIndex
@@ -102,8 +101,7 @@ class VerifiedTestGenerator:
         cancel: CancelToken = NEVER,
         progress: Progress = no_progress,
     ) -> TestReport:
-        if not self.config.trusted:
-            raise ConfigError("the workspace is not trusted: ragls runs no tests in it")
+        self.config.require_trusted()
         started = time.monotonic()
         progress("finding the symbol and its context")
         plan = self.generator.plan(path, buffer, line, cancel=cancel, max_tokens=self.config.test_max_tokens)
@@ -119,9 +117,7 @@ class VerifiedTestGenerator:
             report.reason = "the symbol is too long for the model's context window"
             return report
         files = {**(overlays or {}), path: buffer}
-        with Sandbox(
-            self.index.root, files, limits=self.config.limits, secret_env=self.config.secret_env
-        ) as box:
+        with self.config.sandbox(self.index.root, files) as box:
             best = self._search(plan, box, report, cancel, progress)
             if best is not None:
                 self._finish(plan, box, best, report, cancel, progress)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from ragls.engine.sandbox import Limits
+from ragls.engine.sandbox import Limits, Sandbox
+from ragls.errors import ConfigError
 
 Progress = Callable[[str], None]
 """Called with what is happening now ("generating candidate 2/3", "running 12 tests")."""
@@ -29,3 +31,13 @@ class VerifyConfig:
     test_command: str | None = None  # the user's runner prefix (trusted workspaces only)
     secret_env: tuple[str, ...] = ()  # more variables to strip (the configured API key variable)
     limits: Limits = field(default_factory=Limits)
+
+    def require_trusted(self) -> None:
+        """Refuse before any work when the workspace may not run code."""
+        if not self.trusted:
+            raise ConfigError("the workspace is not trusted: ragls runs no tests in it")
+
+    def sandbox(self, root: Path, files: dict[str, str]) -> Sandbox:
+        """The sandbox every verified run uses: trusted workspaces only, these limits, no secrets."""
+        self.require_trusted()
+        return Sandbox(root, files, limits=self.limits, secret_env=self.secret_env)

@@ -43,8 +43,6 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from baselines import WindowIndex, query_text
-from body_tasks import BodyTask, load_body_tasks
 from common import (
     CACHE_DIR,
     Package,
@@ -56,13 +54,22 @@ from common import (
     select_packages,
     write_json,
 )
+from completion_tasks import (
+    Jaccard,
+    buffer_of,
+    edit_similarity,
+    expected_line,
+    first_line,
+    golds_of,
+    sample_tasks,
+)
+from paired import PAIRED_COLUMNS, paired_rows
 from sources import ensure_source
-from tasks import Task, load_tasks
+from tasks import Task
 
 METHODS = ("ragls", "none", "jaccard-20", "chat")
 DEFAULT_TASKS = 60
 QUICK_TASKS = 6
-JACCARD_CANDIDATES = 50
 # how snippets become files in the prompt (engine/context_layout.py); "grouped" is the engine's default
 LAYOUTS = {
     "ranked": {"group": False, "same_file": "keep"},  # one file entry per snippet, as ranked
@@ -71,98 +78,6 @@ LAYOUTS = {
     "grouped-drop": {"same_file": "drop"},
 }
 STAGES = ("retrieval_ms", "prompt_ms", "generation_ms", "total_ms")
-
-
-def expected_line(task: Task | BodyTask) -> str:
-    """The first line the model must write: the removed body's first line, or the rest of the line."""
-    if isinstance(task, BodyTask):
-        return first_line(task.removed_body)
-    lines = task.buffer_full_text.splitlines()
-    return lines[task.line - 1][task.col - 1 :].strip()
-
-
-def buffer_of(task: Task | BodyTask) -> str:
-    """What the editor holds: the file with the body removed, or the file up to the cursor."""
-    return task.buffer_text if isinstance(task, BodyTask) else task.buffer_prefix_text
-
-
-def golds_of(task: Task | BodyTask) -> list[tuple[str, str, int]]:
-    """(symbol, path, start line) of each definition the task needs."""
-    if isinstance(task, BodyTask):
-        return [(g[0], g[1], g[2]) for g in task.golds]
-    return [(task.symbol, task.gold_path, task.gold_start)]
-
-
-def first_line(completion: str) -> str:
-    for ln in completion.splitlines():
-        if ln.strip():
-            return ln.strip()
-    return ""
-
-
-def levenshtein(a: str, b: str) -> int:
-    if len(a) < len(b):
-        a, b = b, a
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
-
-
-def edit_similarity(a: str, b: str) -> float:
-    if not a and not b:
-        return 1.0
-    return 1.0 - levenshtein(a, b) / max(len(a), len(b))
-
-
-def sample_tasks(pkgs: list[Package], total: int, kind: str = "body") -> dict[str, list]:
-    """`total` tasks spread evenly over the packages (the first ones of each, seeded order)."""
-    load = load_body_tasks if kind == "body" else load_tasks
-    pools = {p.name: load(p) for p in pkgs}
-    picked = {p.name: 0 for p in pkgs}
-    left = total
-    while left > 0 and any(picked[n] < len(pools[n]) for n in pools):
-        for name in pools:
-            if left > 0 and picked[name] < len(pools[name]):
-                picked[name] += 1
-                left -= 1
-    return {n: pools[n][: picked[n]] for n in pools}
-
-
-class Jaccard:
-    """Top Jaccard-20 windows as Snippets within the engine's token budget and top_k."""
-
-    def __init__(self, root: Path, budget_tokens: int, top_k: int, count_tokens):
-        self.root = root
-        self.windows = WindowIndex(root)
-        self.budget, self.top_k, self.count = budget_tokens, top_k, count_tokens
-        self._lines: dict[str, list[str]] = {}
-
-    def _text(self, path: str, start: int, end: int) -> str:
-        if path not in self._lines:
-            self._lines[path] = (self.root / path).read_text(encoding="utf-8", errors="replace").splitlines()
-        return "\n".join(self._lines[path][start - 1 : end])
-
-    def snippets(self, task: Task):
-        from ragls.retrieval.types import Snippet
-
-        out: list[Snippet] = []
-        used = 0
-        spans = self.windows.jaccard(query_text(task.buffer_prefix_text), task.file, k=JACCARD_CANDIDATES)
-        for rank, (path, start, end) in enumerate(spans):
-            if len(out) >= self.top_k or used >= self.budget:
-                break
-            if any(s.path == path and s.start_line <= end and start <= s.end_line for s in out):
-                continue  # stride 10 < window 20: neighbours overlap
-            text = self._text(path, start, end)
-            cost = self.count(text)
-            if used + cost <= self.budget:
-                out.append(Snippet(path, start, end, 1.0 / (rank + 1), ["jaccard-20"], text))
-                used += cost
-        return out
 
 
 def run_package(pkg: Package, tasks: list[Task], args) -> tuple[dict[str, list[dict]], dict]:
@@ -197,6 +112,8 @@ def run_package(pkg: Package, tasks: list[Task], args) -> tuple[dict[str, list[d
         engine.context_layout = ContextLayout(**LAYOUTS[args.layout])
         if args.prefix_share is not None:
             engine.prefix_share = args.prefix_share
+        if args.head_share is not None:
+            engine.head_share = args.head_share
         # every task is a file just opened: measure the full prompt, not the quick cold-cache one
         engine.lean_read_ms = None
         info["model"] = engine.backend.name
@@ -209,20 +126,52 @@ def run_package(pkg: Package, tasks: list[Task], args) -> tuple[dict[str, list[d
             info["windows"] = {"count": len(jaccard.windows), "build_s": time.perf_counter() - t0}
         log(f"{pkg.key}: {len(tasks)} tasks, dense={info['dense']}, model {info['model']}")
         warm = CursorQuery(tasks[0].file, tasks[0].line, tasks[0].col, buffer_of(tasks[0]))
-        engine.complete(warm)  # untimed: first-call costs (read connections, model warm-up)
+        scorer = None
+        if args.score == "logprob":
+            from gold_logprob import GoldScorer
+
+            scorer = GoldScorer(engine.backend.path, n_ctx=engine.backend.n_ctx)
+        else:
+            engine.complete(warm)  # untimed: first-call costs (read connections, model warm-up)
         for i, task in enumerate(tasks):
             query = CursorQuery(task.file, task.line, task.col, buffer_of(task))
             want = expected_line(task)
             for method in args.methods:
-                records[method].append(run_one(engine, jaccard, method, task, query, want))
+                one = score_one if scorer else run_one
+                records[method].append(one(engine, jaccard, method, task, query, want, scorer))
             if (i + 1) % 5 == 0:
                 log(f"  {i + 1}/{len(tasks)}")
     finally:
+        if scorer is not None:
+            scorer.close()
         session.close()
     return records, info
 
 
-def run_one(engine, jaccard: Jaccard | None, method: str, task: Task, query, want: str) -> dict:
+def score_one(engine, jaccard: Jaccard | None, method: str, task: Task, query, want: str, scorer) -> dict:
+    """The expected line's log-probability under the prompt `method` builds (no generation)."""
+    rec: dict = {"task": task.id, "expected": want}
+    try:
+        if method == "none":
+            prompt = engine.prompt_for(query, no_context=True)
+        elif method == "jaccard-20":
+            prompt = engine.prompt_for(query, context_override=jaccard.snippets(task))
+        else:
+            prompt = engine.prompt_for(query)
+        t0 = time.perf_counter()
+        score = scorer.score(prompt.text, want)
+    except Exception as exc:  # one failing task is counted, not fatal
+        rec["error"] = f"{type(exc).__name__}: {exc}"
+        return rec
+    rec.update(logprob=score.logprob, logprob_per_token=score.per_token, gold_tokens=score.tokens,
+               prompt_tokens=engine.backend.count_tokens(prompt.text),
+               context=[f"{s.path}:{s.start_line}-{s.end_line}" for s in prompt.context],
+               timings={"score_ms": round((time.perf_counter() - t0) * 1000, 3)})
+    return rec
+
+
+def run_one(engine, jaccard: Jaccard | None, method: str, task: Task, query, want: str,
+            scorer=None) -> dict:
     rec: dict = {"task": task.id, "expected": want}
     try:
         extra_ms = 0.0
@@ -299,6 +248,18 @@ def summary(recs: list[dict]) -> dict:
     return out
 
 
+def logprob_summary(recs: list[dict]) -> dict:
+    ok = [r for r in recs if "error" not in r]
+    n = len(ok) or 1
+    return {
+        "tasks": len(recs),
+        "errors": len(recs) - len(ok),
+        "logprob_per_token": sum(r["logprob_per_token"] for r in ok) / n,
+        "logprob": sum(r["logprob"] for r in ok) / n,
+        "prompt_tokens_p50": percentile([r["prompt_tokens"] for r in ok], 50),
+    }
+
+
 def print_summary(title: str, summaries: dict[str, dict]) -> None:
     cols = ["method", "tasks", "EM", "ES", "ungrounded written / shown", "uses-gold", "gold in ctx",
             "prompt tok p50", "errors"]
@@ -350,6 +311,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--prefix-share", type=float, help="share of the prompt for the code before the "
                     "cursor when there is cross-file context (default: the engine's)")
     ap.add_argument("--label", default="", help="suffix of the results file name")
+    ap.add_argument("--score", choices=("es", "logprob"), default="es",
+                    help="es: generate and compare first lines (default); logprob: the expected line's "
+                    "log-probability under each method's prompt, no generation (gold_logprob.py)")
+    ap.add_argument("--head-share", type=float, help="share of the prompt for the file's own imports "
+                    "(default: the engine's; 0: none)")
     args = ap.parse_args(argv)
     total = args.tasks or (QUICK_TASKS if args.quick else DEFAULT_TASKS)
     pkgs = select_packages(args.packages, args.quick)
@@ -371,6 +337,8 @@ def main(argv: list[str] | None = None) -> int:
             "methods": args.methods,
             "layout": args.layout,
             "prefix_share": args.prefix_share,
+            "head_share": args.head_share,
+            "score": args.score,
             "es": "1 - Levenshtein / max(len) of the stripped first lines",
         },
         "packages": {},
@@ -385,21 +353,35 @@ def main(argv: list[str] | None = None) -> int:
             log(f"{pkg.key}: FAILED: {type(exc).__name__}: {exc}")
             report["packages"][pkg.key] = {"error": f"{type(exc).__name__}: {exc}"}
             continue
-        sums = {m: summary(r) for m, r in records.items()}
+        summarise = summary if args.score == "es" else logprob_summary
+        sums = {m: summarise(r) for m, r in records.items()}
         report["packages"][pkg.key] = {"info": info, "summary": sums, "records": records}
         for m, r in records.items():
             every[m] += r
             errs = [x["error"] for x in r if "error" in x]
             if errs:
                 log(f"  {m}: {len(errs)} failed, first: {errs[0]}")
-    totals = {m: summary(r) for m, r in every.items()}
-    report["total"] = totals
     report["wall_s"] = time.perf_counter() - started
     model = next((p["info"]["model"] for p in report["packages"].values() if "info" in p), args.model)
     n_pkgs = sum("info" in p for p in report["packages"].values())
-    print_summary(
-        f"completion: {model}, {n_pkgs} package(s), max_tokens {args.max_tokens}, latency in ms", totals
-    )
+    key = "es" if args.score == "es" else "logprob_per_token"
+    if args.score == "es":
+        report["total"] = totals = {m: summary(r) for m, r in every.items()}
+        print_summary(
+            f"completion: {model}, {n_pkgs} package(s), max_tokens {args.max_tokens}, latency in ms", totals
+        )
+    else:
+        report["total"] = totals = {m: logprob_summary(r) for m, r in every.items()}
+        print_table(f"expected first line under each prompt: {model}, {n_pkgs} package(s)",
+                    ["method", "tasks", "errors", "log-prob / token", "log-prob / line", "prompt tok p50"],
+                    [[m, s["tasks"], s["errors"], f"{s['logprob_per_token']:.3f}", f"{s['logprob']:.2f}",
+                      s["prompt_tokens_p50"]] for m, s in totals.items()])
+    if "none" in every and len(every) > 1:
+        what = "ratio" if args.score == "es" else "difference"
+        rows = paired_rows(every, key, "none", ratio=args.score == "es")
+        report["paired_vs_none"] = rows
+        print_table(f"paired against none, {key}, tasks resampled",
+                    [c.format(what=what) for c in PAIRED_COLUMNS], rows)
     label = f"{args.kind}-{(model or 'default').replace('/', '_')}-cold{int(args.cold_prompt_ms)}"
     label += "-norepo" if args.no_repo_name else ""
     label += f"-{args.label}" if args.label else ""

@@ -263,3 +263,32 @@ def test_context_stays_identical_across_keystrokes(project: WorkspaceIndex) -> N
     p1, p2 = backend.raw_prompts[0], backend.raw_prompts[2]
     head = p1.index("order = load_")
     assert p2[:head] == p1[:head]  # the whole context head of the prompt is unchanged
+
+
+def test_imports_above_the_window_lead_the_prompt(project: WorkspaceIndex, tmp_path: Path) -> None:
+    from gguf_tiny import make_tiny_gguf
+
+    from ragls.engine.completion import PREFIX_LINES, CompletionEngine
+    from ragls.models.local_gguf import LocalGGUFBackend
+    from ragls.retrieval.types import CursorQuery
+
+    backend = LocalGGUFBackend(make_tiny_gguf(tmp_path / "tiny.gguf", "llama"), n_ctx=4096, threads=1)
+    try:
+        engine = CompletionEngine(project, Retriever(project), backend, max_tokens=8)
+        filler = [f"def step_{i}(x):\n    return sorted(x)" for i in range(PREFIX_LINES)]
+        buffer = ("import os\nfrom collections import OrderedDict\nfrom shop.models import load_order\n\n"
+                  + "\n".join(filler) + "\n\n\ndef total(order_id):\n    ")
+        query = CursorQuery("shop/service.py", buffer.count("\n") + 1, 5, buffer)
+        prompt = engine.prompt_for(query)
+        window_start = prompt.prefix.index("def step_")
+        head = prompt.prefix[:window_start]
+        assert "from shop.models import load_order" in head and "import os" in head
+        assert "def step_0(" not in prompt.prefix  # the window really starts below the imports
+        # only what is named somewhere: a name the window already uses is not repeated
+        used = buffer.replace("return sorted(x)", "return OrderedDict(x)")
+        head = engine.prompt_for(CursorQuery("shop/service.py", query.line, 5, used)).prefix
+        assert "OrderedDict" not in head.split("def step_")[0]
+        bare = engine.prompt_for(query, no_context=True)
+        assert "load_order" not in bare.prefix and not bare.prefix.startswith("import")
+    finally:
+        backend.close()

@@ -27,7 +27,8 @@ from ragls.engine.completion_prompt import (
     stable_head,
 )
 from ragls.engine.context_layout import ContextLayout, context_files, not_shown
-from ragls.engine.grounding import cut_before, ungrounded_names
+from ragls.engine.file_head import file_head
+from ragls.engine.grounding import grounded, ungrounded_names
 from ragls.engine.prompt_fit import trim_lines
 from ragls.engine.prompt_memory import DEFAULT_READ_TPS, ReadSpeed, StickyContext
 from ragls.engine.typed_ahead import TypedAhead
@@ -57,12 +58,12 @@ WINDOW_ALIGN = 16
 # ES 0.280 at 0.45, 0.297 at 0.65, 0.272 at 0.80 (where the gold left the context a quarter of
 # the time). The code before the cursor matters most; a few definitions are worth their tokens.
 PREFIX_SHARE, SUFFIX_SHARE = 0.65, 0.08
+HEAD_SHARE = 0.2
 # A request whose prompt head is not cached and would take longer than LEAN_READ_MS to read
 # (a file just opened, a jump) is answered from a lean prompt (no cross-file context, about
 # LEAN_PROMPT_MS of reading, the first line only) while the full head is warmed behind it.
 LEAN_READ_MS = 1000.0
 LEAN_PROMPT_MS = 1000.0
-MIN_SHOWN_CHARS = 3  # a suggestion cut before an invented name must keep at least this much
 
 
 class CompletionEngine:
@@ -104,6 +105,7 @@ class CompletionEngine:
         self.prompt_style = prompt_style
         self.context_layout = ContextLayout()
         self.prefix_share = PREFIX_SHARE  # of the prompt, for the code before the cursor
+        self.head_share = HEAD_SHARE  # at most this share of the prompt for the file's imports
         # in the editor, answer from a lean prompt when the full one would take longer than this
         # to read (None: never, e.g. a one-shot CLI request that has no next keystroke)
         self.lean_read_ms = lean_read_ms
@@ -136,7 +138,8 @@ class CompletionEngine:
         cancel.raise_if_cancelled()
 
         t = time.perf_counter()
-        prompt = self._prompt(query.path, cursor, language, snippets)
+        prompt = self._prompt(query.path, cursor, language, snippets,
+                              head=not no_context and context_override is None)
         full = None if ab_test else self._lean_instead(prompt, cursor, language, query.path, timings)
         if full is not None:
             prompt, full = full, prompt
@@ -168,6 +171,15 @@ class CompletionEngine:
             source="lean" if full is not None else "model",
         )
 
+    def prompt_for(self, query: CursorQuery, *, no_context: bool = False,
+                   context_override: list[Snippet] | None = None) -> Prompt:
+        """The full prompt `complete` builds for `query` (for benchmarks that score a line under it)."""
+        cursor = self._cursor(query)
+        language = self.index.language_of(query.path) or language_for_path(query.path)
+        snippets = self._context(query, cursor, language, no_context, context_override, NEVER, {})
+        return self._prompt(query.path, cursor, language, snippets,
+                            head=not no_context and context_override is None)
+
     def typed_ahead_result(self, query: CursorQuery, cursor: Cursor | None = None) -> CompletionResult | None:
         """The rest of a suggestion whose beginning the user typed (no model), or None."""
         t0 = time.perf_counter()
@@ -191,7 +203,7 @@ class CompletionEngine:
         cursor = self._cursor(query)
         language = self.index.language_of(query.path) or language_for_path(query.path)
         snippets = self._context(query, cursor, language, False, None, NEVER, {})
-        prompt = self._prompt(query.path, cursor, language, snippets)
+        prompt = self._prompt(query.path, cursor, language, snippets, head=True)
         if self.lean_read_ms is not None:  # built now, the lean prompt costs a request nothing
             self._lean_prompt(query.path, cursor, language)
         warm(prompt.text[: prompt.stable_chars])
@@ -261,14 +273,20 @@ class CompletionEngine:
         return self._prompt(path, cursor, language, [], target=target)
 
     def _prompt(self, path: str, cursor: Cursor, language: str | None, snippets: list[Snippet],
-                target: int | None = None) -> Prompt:
+                target: int | None = None, head: bool = False) -> Prompt:
         align = WINDOW_ALIGN if self.stable_prompts else 1
         prefix, suffix = window(cursor.prefix, cursor.suffix, PREFIX_LINES, SUFFIX_LINES, align=align)
         target = target or self.prompt_tokens_target()
         n_ctx = getattr(self.backend, "n_ctx", None)
+        imports = ""
         if target is not None:  # without cross-file context the code gets its share too
             share = self.prefix_share if snippets else 1 - SUFFIX_SHARE
-            prefix = self._trim_prefix(prefix, int(target * share), align)
+            budget = int(target * share)
+            if head and self.head_share > 0:  # the file's imports above the window, from its share
+                prefix = self._trim_prefix(prefix, budget, align)
+                imports = self._imports(cursor, language, prefix, int(target * self.head_share))
+                budget -= self._count(imports) if imports else 0
+            prefix = self._trim_prefix(prefix, budget, align)
             suffix = self._memo(("suffix", suffix, target), lambda: trim_lines(
                 self.backend, suffix, int(target * SUFFIX_SHARE), keep="start"))
         elif isinstance(n_ctx, int):  # the code around the cursor always gets at least half the window
@@ -276,6 +294,8 @@ class CompletionEngine:
             suffix = self._memo(("suffix", suffix, n_ctx), lambda: trim_lines(
                 self.backend, suffix, n_ctx // 8, keep="start"))
         shown = (cursor.line - prefix.count("\n"), cursor.line + suffix.count("\n"))
+        if imports:
+            prefix = imports + "\n\n" + prefix
         snippets = self._fit(not_shown(snippets, path, shown, self.context_layout), prefix, suffix)
         text = build_prompt(
             self.backend.template,
@@ -288,6 +308,12 @@ class CompletionEngine:
         )
         return Prompt(text, stable_head(text, prefix, self.backend.template), prefix, suffix, snippets,
                       cursor.prefix)
+
+    def _imports(self, cursor: Cursor, language: str | None, prefix: str, budget: int) -> str:
+        """The file's import statements above the prompt's window of `prefix`, within `budget`."""
+        start = cursor.line - 1 - prefix.count("\n")  # 0-based: the window's first line
+        return self._memo(("imports", cursor.text[: len(cursor.prefix) - len(prefix)], start, budget),
+                          lambda: file_head(language, cursor.lines, start, prefix, budget, self._count))
 
     def _memo(self, key: tuple[Any, ...], compute: Any) -> Any:
         """`compute()` once per key: what stays the same while the user types along a line."""
@@ -353,12 +379,7 @@ class CompletionEngine:
     def _ground(self, query: CursorQuery, cursor: Cursor, language: str | None, prompt: Prompt,
                 generated: GenerationResult, cancel: CancelToken,
                 timings: dict[str, float]) -> tuple[str, list[str]]:
-        """The suggestion to show, and the invented names the model wrote (before any repair).
-
-        A suggestion that calls a name that exists nowhere is cut before that name; when too
-        little is left, the model samples once more (cheap: the prompt is cached) and a grounded
-        candidate is preferred. Nothing invented is shown.
-        """
+        """The suggestion to show, and the invented names the model wrote (grounding.grounded)."""
         lang = language or ""
 
         def clean(text: str) -> tuple[str, list[str]]:
@@ -367,18 +388,14 @@ class CompletionEngine:
                                       index=self.index) if shown else [])
             return shown, names
 
-        completion, ungrounded = clean(generated.text)
-        if not ungrounded:
-            return completion, []
-        logger.info("completion at %s:%d calls unknown names: %s", query.path, query.line, ungrounded)
-        cut = cut_before(completion, ungrounded).rstrip()
-        if len(cut.strip()) >= MIN_SHOWN_CHARS:
-            return cut, ungrounded
-        t = time.perf_counter()
-        again = self._generate(prompt, language, cancel, temperature=0.7, seed=query.line * 1009 + query.col)
-        timings["resample_ms"] = (time.perf_counter() - t) * 1000
-        second, second_ungrounded = clean(again.text)
-        return (second if second and not second_ungrounded else ""), ungrounded
+        def resample() -> str:
+            t = time.perf_counter()
+            seed = query.line * 1009 + query.col
+            again = self._generate(prompt, language, cancel, temperature=0.7, seed=seed)
+            timings["resample_ms"] = (time.perf_counter() - t) * 1000
+            return again.text
+
+        return grounded(generated.text, clean, resample, where=f"{query.path}:{query.line}")
 
 
 def _steps(tokens: float, step: int = 32) -> int:

@@ -13,8 +13,10 @@ import builtins
 import contextlib
 import importlib.metadata
 import keyword
+import logging
 import re
 import sys
+from collections.abc import Callable
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -22,6 +24,8 @@ from ragls.indexing.tokens import identifiers
 
 if TYPE_CHECKING:
     from ragls.indexing.workspace import WorkspaceIndex
+
+logger = logging.getLogger(__name__)
 
 _CALL = re.compile(r"(?<![\w.])(?:([A-Za-z_]\w*)\s*\.\s*)?([A-Za-z_]\w*)\s*(?:\(|::<|!\()")
 # `from m import a, b` ends at the line's end; only a parenthesized list spans lines
@@ -295,6 +299,29 @@ def _known_receiver(receiver: str, known: set[str], index: WorkspaceIndex) -> bo
         or receiver in installed_top_level_names()
         or bool(index.find_definitions(receiver, limit=1))
     )
+
+
+MIN_SHOWN_CHARS = 3  # a suggestion cut before an invented name must keep at least this much
+
+
+def grounded(text: str, clean: Callable[[str], tuple[str, list[str]]], resample: Callable[[], str],
+             where: str = "") -> tuple[str, list[str]]:
+    """The suggestion to show from the model's `text`, and the invented names it wrote.
+
+    `clean` turns model text into (suggestion, names it calls that exist nowhere). A suggestion
+    with such a name is cut before it; when too little is left, the model samples once more
+    (`resample`: cheap, the prompt is cached) and a grounded candidate is preferred. Nothing
+    invented is shown.
+    """
+    completion, ungrounded = clean(text)
+    if not ungrounded:
+        return completion, []
+    logger.info("completion at %s calls unknown names: %s", where, ungrounded)
+    cut = cut_before(completion, ungrounded).rstrip()
+    if len(cut.strip()) >= MIN_SHOWN_CHARS:
+        return cut, ungrounded
+    second, second_ungrounded = clean(resample())
+    return (second if second and not second_ungrounded else ""), ungrounded
 
 
 def cut_before(completion: str, names: list[str]) -> str:

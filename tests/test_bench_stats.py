@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
-from paired import paired_interval, paired_rows, wins  # noqa: E402
+from paired import paired_interval, paired_rows, wins
 
 
 def test_identical_methods_have_a_zero_interval():

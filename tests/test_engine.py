@@ -265,14 +265,12 @@ def test_context_stays_identical_across_keystrokes(project: WorkspaceIndex) -> N
     assert p2[:head] == p1[:head]  # the whole context head of the prompt is unchanged
 
 
-def test_imports_above_the_window_lead_the_prompt(project: WorkspaceIndex, tmp_path: Path) -> None:
-    from gguf_tiny import make_tiny_gguf
-
+def test_imports_above_the_window_lead_the_prompt(project: WorkspaceIndex, tiny_server_model: Path) -> None:
     from ragls.engine.completion import PREFIX_LINES, CompletionEngine
     from ragls.models.local_gguf import LocalGGUFBackend
     from ragls.retrieval.types import CursorQuery
 
-    backend = LocalGGUFBackend(make_tiny_gguf(tmp_path / "tiny.gguf", "llama"), n_ctx=4096, threads=1)
+    backend = LocalGGUFBackend(tiny_server_model, n_ctx=4096, threads=1)  # a 2048-token window
     try:
         engine = CompletionEngine(project, Retriever(project), backend, max_tokens=8)
         filler = [f"def step_{i}(x):\n    return sorted(x)" for i in range(PREFIX_LINES)]
@@ -290,5 +288,25 @@ def test_imports_above_the_window_lead_the_prompt(project: WorkspaceIndex, tmp_p
         assert "OrderedDict" not in head.split("def step_")[0]
         bare = engine.prompt_for(query, no_context=True)
         assert "load_order" not in bare.prefix and not bare.prefix.startswith("import")
+    finally:
+        backend.close()
+
+
+def test_a_long_cold_prompt_time_never_outgrows_the_models_window(project: WorkspaceIndex,
+                                                                  tmp_path: Path) -> None:
+    from gguf_tiny import make_tiny_gguf
+
+    from ragls.engine.completion import CompletionEngine
+    from ragls.models.local_gguf import LocalGGUFBackend
+    from ragls.retrieval.types import CursorQuery
+
+    backend = LocalGGUFBackend(make_tiny_gguf(tmp_path / "tiny.gguf", "llama"), n_ctx=512, threads=1)
+    try:
+        engine = CompletionEngine(project, Retriever(project), backend, max_tokens=16, cold_prompt_ms=60_000)
+        engine.read_speed.tps = 500.0  # 30,000 tokens in a minute: far more than the window
+        assert engine.prompt_tokens_target() <= 512 - 16
+        buffer = "\n".join(f"value_{i} = compute({i})" for i in range(400)) + "\n"
+        prompt = engine.prompt_for(CursorQuery("shop/service.py", 401, 1, buffer))
+        assert backend.count_tokens(prompt.text) + 16 <= 512
     finally:
         backend.close()

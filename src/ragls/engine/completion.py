@@ -218,10 +218,13 @@ class CompletionEngine:
         return Cursor.at(buffer, query.line, query.col)
 
     def prompt_tokens_target(self) -> int | None:
-        """Prompt tokens that the loaded model reads in the cold-prompt time (None: no limit)."""
-        if self.cold_prompt_ms is None or getattr(self.backend, "n_ctx", None) is None:
+        """Prompt tokens that the loaded model reads in the cold-prompt time (None: no limit), at
+        most what its window holds beside the answer."""
+        n_ctx = getattr(self.backend, "n_ctx", None)
+        if self.cold_prompt_ms is None or n_ctx is None:
             return None
-        return max(256, _steps(self.read_speed.tps * self.cold_prompt_ms / 1000))
+        fits = max(64, n_ctx - self.max_tokens - 64)  # the FIM markers and path need room too
+        return min(fits, max(256, _steps(self.read_speed.tps * self.cold_prompt_ms / 1000)))
 
     def context_budget(self) -> int:
         """Tokens of cross-file context a prompt may hold now."""

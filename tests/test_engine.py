@@ -310,3 +310,47 @@ def test_a_long_cold_prompt_time_never_outgrows_the_models_window(project: Works
         assert backend.count_tokens(prompt.text) + 16 <= 512
     finally:
         backend.close()
+
+
+def test_typing_an_imported_name_leaves_the_imports_in_the_prompt(project: WorkspaceIndex,
+                                                                  tiny_server_model: Path) -> None:
+    from ragls.engine.completion import PREFIX_LINES, CompletionEngine
+    from ragls.models.local_gguf import LocalGGUFBackend
+    from ragls.retrieval.types import CursorQuery
+
+    backend = LocalGGUFBackend(tiny_server_model, n_ctx=4096, threads=1)
+    try:
+        engine = CompletionEngine(project, Retriever(project), backend, max_tokens=8)
+        filler = "\n".join(f"def step_{i}(x):\n    return sorted(x)" for i in range(PREFIX_LINES))
+        buffer = "from shop.models import load_order\n\n" + filler + "\n\n\ndef total(order_id):\n    "
+        line = buffer.count("\n") + 1
+        before = engine.prompt_for(CursorQuery("shop/service.py", line, 5, buffer))
+        # a fresh engine: what it puts in the head cannot come from the first prompt's memo
+        fresh = CompletionEngine(project, Retriever(project), backend, max_tokens=8)
+        typed = fresh.prompt_for(CursorQuery("shop/service.py", line, 15, buffer + "load_order"))
+        assert "import load_order" in before.prefix
+        head = before.text[: before.stable_chars]
+        assert typed.text.startswith(head)  # the model's cached head is still good
+    finally:
+        backend.close()
+
+
+def test_typing_into_a_string_keeps_the_lines_context(project: WorkspaceIndex) -> None:
+    from ragls.engine.completion import CompletionEngine
+    from ragls.retrieval.types import CursorQuery, Snippet
+
+    snippet = Snippet("x.py", 1, 2, 1.0, ["graph"], "def shout(text):\n    pass")
+    retriever = FixedRetriever([snippet], [snippet])
+    backend = RecordingBackend()
+    engine = CompletionEngine(project, retriever, backend, budget_tokens=500, max_tokens=8)
+    buffer = "from shop.models import load_order\n\n\ndef total(order_id):\n    "
+    first = engine.complete(CursorQuery("shop/service.py", 5, 5, buffer))
+    assert first.context == [snippet]
+    # the user types on into a string literal: no new retrieval, the same context and prompt head
+    quoted = engine.complete(CursorQuery("shop/service.py", 5, 99, buffer + 'shout("an order of'))
+    assert quoted.context == [snippet] and len(retriever.answers) == 1
+    head = backend.raw_prompts[0].index("def total")
+    assert backend.raw_prompts[1][:head] == backend.raw_prompts[0][:head]
+    # a new line that starts inside a comment gains nothing from context: nothing is retrieved
+    comment = engine.complete(CursorQuery("shop/service.py", 6, 99, buffer + "x = 1\n    # the total of"))
+    assert comment.context == [] and len(retriever.answers) == 1

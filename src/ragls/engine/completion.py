@@ -30,7 +30,7 @@ from ragls.engine.context_layout import ContextLayout, context_files, not_shown
 from ragls.engine.file_head import file_head
 from ragls.engine.grounding import grounded, ungrounded_names
 from ragls.engine.prompt_fit import trim_lines
-from ragls.engine.prompt_memory import DEFAULT_READ_TPS, ReadSpeed, StickyContext
+from ragls.engine.prompt_memory import DEFAULT_READ_TPS, ReadSpeed, StableBudget, StickyContext
 from ragls.engine.typed_ahead import TypedAhead
 from ragls.errors import WorkspaceError
 from ragls.filetypes import language_for_path
@@ -110,6 +110,7 @@ class CompletionEngine:
         # to read (None: never, e.g. a one-shot CLI request that has no next keystroke)
         self.lean_read_ms = lean_read_ms
         self.read_speed = ReadSpeed(getattr(backend, "read_tps_guess", DEFAULT_READ_TPS))
+        self._full_budget, self._lean_budget = StableBudget(), StableBudget()
         self.typed_ahead = TypedAhead()
         self._sticky = StickyContext()
         self._line_context: LRUCache[tuple[str, int, int, int], list[Snippet]] = LRUCache(64)
@@ -224,7 +225,7 @@ class CompletionEngine:
         if self.cold_prompt_ms is None or n_ctx is None:
             return None
         fits = max(64, n_ctx - self.max_tokens - 64)  # the FIM markers and path need room too
-        return min(fits, max(256, _steps(self.read_speed.tps * self.cold_prompt_ms / 1000)))
+        return min(fits, self._full_budget.follow(self.read_speed.tps * self.cold_prompt_ms / 1000, 256))
 
     def context_budget(self) -> int:
         """Tokens of cross-file context a prompt may hold now."""
@@ -240,14 +241,18 @@ class CompletionEngine:
         try:
             if override is not None:
                 return list(override)
-            if no_context or not gains_from_context(cursor, language):
+            if no_context:
                 return []
-            # typing along a line does not change what the code around it needs: one retrieval per line
+            # typing along a line does not change what the code around it needs: one retrieval per
+            # line, kept while the cursor passes through a string or comment on it (the prompt's
+            # cached head stays); only a new retrieval is skipped where context gains nothing
             above = cursor.prefix[: len(cursor.prefix) - len(cursor.line_before)]
             key = (query.path, cursor.line, hash(above), hash(cursor.suffix[len(cursor.line_after) :]))
             cached = self._line_context.get(key) if self.stable_prompts else None
             if cached is not None:
                 return cached
+            if not gains_from_context(cursor, language):
+                return []
             budget = self.context_budget()
             query = CursorQuery(query.path, query.line, query.col, cursor.text)
             snippets = self.retriever.retrieve(query, budget_tokens=budget, cancel=cancel).snippets
@@ -272,7 +277,7 @@ class CompletionEngine:
         return self._lean_prompt(path, cursor, language)
 
     def _lean_prompt(self, path: str, cursor: Cursor, language: str | None) -> Prompt:
-        target = max(96, _steps(self.read_speed.tps * LEAN_PROMPT_MS / 1000))
+        target = self._lean_budget.follow(self.read_speed.tps * LEAN_PROMPT_MS / 1000, 96)
         return self._prompt(path, cursor, language, [], target=target)
 
     def _prompt(self, path: str, cursor: Cursor, language: str | None, snippets: list[Snippet],
@@ -313,10 +318,12 @@ class CompletionEngine:
                       cursor.prefix)
 
     def _imports(self, cursor: Cursor, language: str | None, prefix: str, budget: int) -> str:
-        """The file's import statements above the prompt's window of `prefix`, within `budget`."""
+        """The file's import statements above the prompt's window of `prefix`, within `budget`
+        (what is typed on the cursor line does not change them: the prompt's head stays put)."""
         start = cursor.line - 1 - prefix.count("\n")  # 0-based: the window's first line
-        return self._memo(("imports", cursor.text[: len(cursor.prefix) - len(prefix)], start, budget),
-                          lambda: file_head(language, cursor.lines, start, prefix, budget, self._count))
+        above = prefix[: len(prefix) - len(cursor.line_before)]
+        return self._memo(("imports", cursor.text[: len(cursor.prefix) - len(prefix)], above, budget),
+                          lambda: file_head(language, cursor.lines, start, above, budget, self._count))
 
     def _memo(self, key: tuple[Any, ...], compute: Any) -> Any:
         """`compute()` once per key: what stays the same while the user types along a line."""
@@ -399,9 +406,3 @@ class CompletionEngine:
             return again.text
 
         return grounded(generated.text, clean, resample, where=f"{query.path}:{query.line}")
-
-
-def _steps(tokens: float, step: int = 32) -> int:
-    """A token budget rounded down to whole steps: it moves with the measured read speed only in
-    steps, so the prompt (and the trims memoized for it) stay the same between requests."""
-    return int(tokens) // step * step

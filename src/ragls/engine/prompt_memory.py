@@ -11,6 +11,8 @@ from ragls.retrieval.types import Snippet
 
 STICKY_TOP = 3  # the previous context is kept while the new top snippets are all in it
 DEFAULT_READ_TPS = 120.0  # prompt tokens/s assumed for a local model before the first measurement
+BUDGET_BAND = 0.2  # a prompt budget moves only when the read speed asks for 20% more or less
+BUDGET_STEP = 32  # ... and then in whole steps of this many tokens
 
 
 def _key(s: Snippet) -> tuple[str, int, int, str]:
@@ -55,3 +57,27 @@ class ReadSpeed:
         if res.read_tokens >= 32 and res.prompt_ms > 0:
             with self._lock:
                 self.tps = 0.7 * self.tps + 0.3 * (res.read_tokens / (res.prompt_ms / 1000))
+
+
+class StableBudget:
+    """A prompt's token budget that follows the measured read speed, but only when it changes.
+
+    Each request's read speed is a noisy measurement (a few dozen tokens, a busy machine): a
+    budget that followed every one would change the prompt, and void the model's cached head,
+    every few requests (with 8 s prompts, warming a file's head then never finished while the
+    user typed). So the budget moves only when the speed asks for more than `band` more or less
+    than the budget in use, and then in whole `step`s.
+    """
+
+    def __init__(self, band: float = BUDGET_BAND, step: int = BUDGET_STEP) -> None:
+        self.band, self.step = band, step
+        self.tokens: int | None = None
+        self._lock = threading.Lock()
+
+    def follow(self, wanted: float, floor: int) -> int:
+        """The budget to use when `wanted` tokens fit the time (at least `floor`)."""
+        want = max(floor, int(wanted) // self.step * self.step)
+        with self._lock:
+            if self.tokens is None or abs(want - self.tokens) > self.band * self.tokens:
+                self.tokens = want
+            return self.tokens

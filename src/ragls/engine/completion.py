@@ -19,6 +19,12 @@ from typing import TYPE_CHECKING, Any
 from ragls.cancel import NEVER, CancelToken
 from ragls.engine.buffer import extract_code, window
 from ragls.engine.completion_prompt import (
+    HEAD_SHARE,
+    PREFIX_LINES,
+    PREFIX_SHARE,
+    SUFFIX_LINES,
+    SUFFIX_SHARE,
+    WINDOW_ALIGN,
     CompletionResult,
     Prompt,
     avoid_at_start,
@@ -48,17 +54,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-PREFIX_LINES = 60  # at most this many lines of the buffer before the cursor go into the prompt
-SUFFIX_LINES = 6  # a short suffix: it is read again on every keystroke
-# The prefix window starts on a multiple of this many lines, so moving the cursor down a line
-# does not change the start of the prompt (and llama.cpp can reuse its KV cache).
-WINDOW_ALIGN = 16
-# Share of the prompt for the code around the cursor (the rest is cross-file context). Measured
-# on 60 empty-body tasks with the 0.5B model (bench/completion_bench.py --prefix-share): first-line
-# ES 0.280 at 0.45, 0.297 at 0.65, 0.272 at 0.80 (where the gold left the context a quarter of
-# the time). The code before the cursor matters most; a few definitions are worth their tokens.
-PREFIX_SHARE, SUFFIX_SHARE = 0.65, 0.08
-HEAD_SHARE = 0.2
 # A request whose prompt head is not cached and would take longer than LEAN_READ_MS to read
 # (a file just opened, a jump) is answered from a lean prompt (no cross-file context, about
 # LEAN_PROMPT_MS of reading, the first line only) while the full head is warmed behind it.
@@ -174,12 +169,8 @@ class CompletionEngine:
 
     def prompt_for(self, query: CursorQuery, *, no_context: bool = False,
                    context_override: list[Snippet] | None = None) -> Prompt:
-        """The full prompt `complete` builds for `query` (for benchmarks that score a line under it)."""
-        cursor = self._cursor(query)
-        language = self.index.language_of(query.path) or language_for_path(query.path)
-        snippets = self._context(query, cursor, language, no_context, context_override, NEVER, {})
-        return self._prompt(query.path, cursor, language, snippets,
-                            head=not no_context and context_override is None)
+        """The full prompt `complete` builds for `query` (a benchmark scores a line under it)."""
+        return self._full_prompt(query, no_context, context_override)[2]
 
     def typed_ahead_result(self, query: CursorQuery, cursor: Cursor | None = None) -> CompletionResult | None:
         """The rest of a suggestion whose beginning the user typed (no model), or None."""
@@ -193,24 +184,26 @@ class CompletionEngine:
                                 source="typed-ahead")
 
     def warm(self, query: CursorQuery) -> int:
-        """Read the stable head of the prompt for `query` into the model's cache, in the background.
-
-        Called when a document opens or the cursor moves to a new place; returns the head's
-        length in characters (0 when the backend cannot warm).
-        """
+        """Read the stable head of the prompt for `query` into the model's cache, in the background
+        (a document opened, the cursor moved); the head's length in characters (0: cannot warm)."""
         warm = getattr(self.backend, "warm", None)
         if warm is None:
             return 0
-        cursor = self._cursor(query)
-        language = self.index.language_of(query.path) or language_for_path(query.path)
-        snippets = self._context(query, cursor, language, False, None, NEVER, {})
-        prompt = self._prompt(query.path, cursor, language, snippets, head=True)
+        cursor, language, prompt = self._full_prompt(query)
         if self.lean_read_ms is not None:  # built now, the lean prompt costs a request nothing
             self._lean_prompt(query.path, cursor, language)
         warm(prompt.text[: prompt.stable_chars])
         return prompt.stable_chars
 
     # --- steps -------------------------------------------------------------------------------
+
+    def _full_prompt(self, query: CursorQuery, no_context: bool = False,
+                     override: list[Snippet] | None = None) -> tuple[Cursor, str | None, Prompt]:
+        cursor = self._cursor(query)
+        language = self.index.language_of(query.path) or language_for_path(query.path)
+        snippets = self._context(query, cursor, language, no_context, override, NEVER, {})
+        return cursor, language, self._prompt(query.path, cursor, language, snippets,
+                                              head=not no_context and override is None)
 
     def _cursor(self, query: CursorQuery) -> Cursor:
         buffer = query.text if query.text is not None else self.index.read_text(query.path)
@@ -239,10 +232,8 @@ class CompletionEngine:
                  timings: dict[str, float]) -> list[Snippet]:
         t = time.perf_counter()
         try:
-            if override is not None:
-                return list(override)
-            if no_context:
-                return []
+            if override is not None or no_context:
+                return list(override or [])
             # typing along a line does not change what the code around it needs: one retrieval per
             # line, kept while the cursor passes through a string or comment on it (the prompt's
             # cached head stays); only a new retrieval is skipped where context gains nothing

@@ -30,7 +30,15 @@ FILES = {
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_tiny_gguf(tmp_path_factory.mktemp("model") / "tiny.gguf", "llama")
+    """A random tiny model with a 2048-token window: in the default 256 a prompt leaves room for
+    about 50 tokens of context, less than the cross-file definition this contract checks for."""
+    import gguf_tiny
+
+    saved, gguf_tiny.N_CTX = gguf_tiny.N_CTX, 2048
+    try:
+        return make_tiny_gguf(tmp_path_factory.mktemp("model") / "tiny.gguf", "llama")
+    finally:
+        gguf_tiny.N_CTX = saved
 
 
 def ragls(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:

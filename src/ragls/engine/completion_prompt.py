@@ -24,8 +24,8 @@ WINDOW_ALIGN = 16
 # the time); differences this size are within the noise of 60 tasks (see the paired intervals).
 PREFIX_SHARE, SUFFIX_SHARE = 0.65, 0.08
 # At most this share of the prompt (taken from the code's) for the file's own imports above the
-# window (file_head.py): the expected line's log-probability per token -2.649 with them, -2.683
-# without (bench/completion_bench.py --score logprob, 60 tasks, 3 s prompts; 20 better, 12 worse).
+# window (file_head.py): the expected line's log-probability per token -2.614 with them, -2.683
+# without (bench/completion_bench.py --score logprob, 60 tasks, 3 s prompts; a gain within noise).
 HEAD_SHARE = 0.2
 
 

@@ -237,8 +237,7 @@ class CompletionEngine:
             # typing along a line does not change what the code around it needs: one retrieval per
             # line, kept while the cursor passes through a string or comment on it (the prompt's
             # cached head stays); only a new retrieval is skipped where context gains nothing
-            above = cursor.prefix[: len(cursor.prefix) - len(cursor.line_before)]
-            key = (query.path, cursor.line, hash(above), hash(cursor.suffix[len(cursor.line_after) :]))
+            key = (query.path, cursor.line, *cursor.around_line)
             cached = self._line_context.get(key) if self.stable_prompts else None
             if cached is not None:
                 return cached
@@ -313,8 +312,9 @@ class CompletionEngine:
         (what is typed on the cursor line does not change them: the prompt's head stays put)."""
         start = cursor.line - 1 - prefix.count("\n")  # 0-based: the window's first line
         above = prefix[: len(prefix) - len(cursor.line_before)]
-        return self._memo(("imports", cursor.text[: len(cursor.prefix) - len(prefix)], above, budget),
-                          lambda: file_head(language, cursor.lines, start, above, budget, self._count))
+        return self._memo(("imports", cursor.line, cursor.around_line, start, budget),
+                          lambda: file_head(language, cursor.lines, start, above, budget, self._count,
+                                            cursor_line=cursor.line - 1))
 
     def _memo(self, key: tuple[Any, ...], compute: Any) -> Any:
         """`compute()` once per key: what stays the same while the user types along a line."""

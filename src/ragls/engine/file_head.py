@@ -101,18 +101,20 @@ def _statement_end(language: str) -> Callable[[Sequence[str]], bool]:
 
 
 def file_head(language: str | None, lines: Sequence[str], window_start: int, shown: str,
-              budget_tokens: int, count_tokens: Callable[[str], int]) -> str:
+              budget_tokens: int, count_tokens: Callable[[str], int], cursor_line: int | None = None) -> str:
     """The import statements above `window_start` that fit `budget_tokens`, in file order.
 
     Names the shown code (`shown`) already uses are left out (the model sees them in use), and
     a statement left with no name is dropped. The names the rest of the buffer never uses go in
     first (imports are written for code still to come), then the other names, as far as they fit.
+    The line being typed (`cursor_line`, 0-based) counts as neither: it changes with every key.
     """
     statements = import_statements(language, lines, window_start)
     if not statements or budget_tokens <= 0:
         return ""
     used_shown = set(_WORD.findall(shown))
-    used_below = set(_WORD.findall("\n".join(lines[statements[-1].end + 1 :])))
+    below = [ln for k, ln in enumerate(lines) if k > statements[-1].end and k != cursor_line]
+    used_below = set(_WORD.findall("\n".join(below)))
     fresh = [{n for n in st.names() if n not in used_shown} for st in statements]
     chosen: dict[int, str] = {}
     left = budget_tokens

@@ -128,6 +128,13 @@ class Cursor:
         return self.prefix.rpartition("\n")[2]
 
     @cached_property
+    def around_line(self) -> tuple[int, int]:
+        """Hashes of the buffer above and below the cursor line: they stay the same while the
+        user types along the line (keys for what a request computes once per line)."""
+        above = self.prefix[: len(self.prefix) - len(self.line_before)]
+        return hash(above), hash(self.suffix[len(self.line_after) :])
+
+    @cached_property
     def line_after(self) -> str:
         """The cursor line from the cursor to its end."""
         return self.suffix.partition("\n")[0]

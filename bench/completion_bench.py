@@ -137,8 +137,9 @@ def run_package(pkg: Package, tasks: list[Task], args) -> tuple[dict[str, list[d
             query = CursorQuery(task.file, task.line, task.col, buffer_of(task))
             want = expected_line(task)
             for method in args.methods:
-                one = score_one if scorer else run_one
-                records[method].append(one(engine, jaccard, method, task, query, want, scorer))
+                records[method].append(
+                    score_one(engine, jaccard, method, task, query, want, scorer) if scorer
+                    else run_one(engine, jaccard, method, task, query, want))
             if (i + 1) % 5 == 0:
                 log(f"  {i + 1}/{len(tasks)}")
     finally:
@@ -152,12 +153,7 @@ def score_one(engine, jaccard: Jaccard | None, method: str, task: Task, query, w
     """The expected line's log-probability under the prompt `method` builds (no generation)."""
     rec: dict = {"task": task.id, "expected": want}
     try:
-        if method == "none":
-            prompt = engine.prompt_for(query, no_context=True)
-        elif method == "jaccard-20":
-            prompt = engine.prompt_for(query, context_override=jaccard.snippets(task))
-        else:
-            prompt = engine.prompt_for(query)
+        prompt = engine.prompt_for(query, **method_context(method, jaccard, task)[0])
         t0 = time.perf_counter()
         score = scorer.score(prompt.text, want)
     except Exception as exc:  # one failing task is counted, not fatal
@@ -170,26 +166,29 @@ def score_one(engine, jaccard: Jaccard | None, method: str, task: Task, query, w
     return rec
 
 
-def run_one(engine, jaccard: Jaccard | None, method: str, task: Task, query, want: str,
-            scorer=None) -> dict:
+def method_context(method: str, jaccard: Jaccard | None, task: Task) -> tuple[dict, float]:
+    """The engine arguments that give `method` its context, and the ms spent choosing windows."""
+    if method == "none":
+        return {"no_context": True}, 0.0
+    if method == "jaccard-20":
+        t0 = time.perf_counter()
+        override = jaccard.snippets(task)
+        return {"context_override": override}, (time.perf_counter() - t0) * 1000
+    return {}, 0.0
+
+
+def run_one(engine, jaccard: Jaccard | None, method: str, task: Task, query, want: str) -> dict:
     rec: dict = {"task": task.id, "expected": want}
     try:
-        extra_ms = 0.0
-        if method == "none":
-            res = engine.complete(query, no_context=True)
-        elif method == "jaccard-20":
-            t0 = time.perf_counter()
-            override = jaccard.snippets(task)
-            extra_ms = (time.perf_counter() - t0) * 1000
-            res = engine.complete(query, context_override=override)
-        elif method == "chat":  # the same ragls context, as an instruction to the chat template
+        context, extra_ms = method_context(method, jaccard, task)
+        if method == "chat":  # the same ragls context, as an instruction to the chat template
             engine.prompt_style = "chat"
             try:
                 res = engine.complete(query)  # the line's context is cached: the same snippets
             finally:
                 engine.prompt_style = "fim"
         else:
-            res = engine.complete(query)
+            res = engine.complete(query, **context)
     except Exception as exc:  # one failing task is counted, not fatal
         rec["error"] = f"{type(exc).__name__}: {exc}"
         return rec

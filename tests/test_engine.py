@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ragls.cancel import NEVER
-from ragls.engine.buffer import extract_code, window
+from ragls.engine.buffer import clean_suffix_end, extract_code, window
 from ragls.engine.fix import FixEngine, minimal_edits
 from ragls.engine.grounding import called_names, ungrounded_names
 from ragls.engine.testgen import TestGenerator, fenced_tests, locate_test_file, python_module
@@ -80,6 +80,19 @@ def project(write_workspace) -> WorkspaceIndex:
 def test_window_keeps_the_last_lines_before_and_the_first_after() -> None:
     head, tail = window("\n".join(str(i) for i in range(100)), "x\ny\nz", 3, 1)
     assert head == "96\n97\n98\n99" and tail == "x\ny"
+
+
+def test_the_suffix_ends_where_everything_it_opened_is_closed() -> None:
+    # Cut inside the next function's signature: only the blank lines before it stay.
+    assert clean_suffix_end("\n\n    def show(\n        self,\n        width: int = 3,", "python") == "\n"
+    # Cut inside the next class's docstring: its header stays, the open docstring goes.
+    assert clean_suffix_end('\n\n\nclass B(A):\n    """\n    Handle b.', "python") == "\n\n\nclass B(A):"
+    # The rest of the cursor line always stays, and a closer of the prefix's bracket is not an opener.
+    assert clean_suffix_end(")\n    x = f(1)\n    y = [", "python") == ")\n    x = f(1)"
+    # Brackets and quotes inside strings, comments and closed docstrings do not count.
+    whole = '\n    s = "("  # [\n    """(\n    """\n    t = 1'
+    assert clean_suffix_end(whole, "python") == whole
+    assert clean_suffix_end("\n  f(x, // (\n    y);\n  g(", "javascript") == "\n  f(x, // (\n    y);"
 
 
 def test_extract_code_takes_the_first_fence() -> None:
@@ -266,7 +279,8 @@ def test_context_stays_identical_across_keystrokes(project: WorkspaceIndex) -> N
 
 
 def test_imports_above_the_window_lead_the_prompt(project: WorkspaceIndex, tiny_server_model: Path) -> None:
-    from ragls.engine.completion import PREFIX_LINES, CompletionEngine
+    from ragls.engine.completion import CompletionEngine
+    from ragls.engine.completion_prompt import PREFIX_LINES
     from ragls.models.local_gguf import LocalGGUFBackend
     from ragls.retrieval.types import CursorQuery
 
@@ -288,6 +302,30 @@ def test_imports_above_the_window_lead_the_prompt(project: WorkspaceIndex, tiny_
         assert "OrderedDict" not in head.split("def step_")[0]
         bare = engine.prompt_for(query, no_context=True)
         assert "load_order" not in bare.prefix and not bare.prefix.startswith("import")
+    finally:
+        backend.close()
+
+
+def test_a_window_inside_a_long_docstring_still_shows_the_function_header(project: WorkspaceIndex,
+                                                                          tiny_server_model: Path) -> None:
+    from ragls.engine.completion import CompletionEngine
+    from ragls.engine.completion_prompt import PREFIX_LINES
+    from ragls.models.local_gguf import LocalGGUFBackend
+    from ragls.retrieval.types import CursorQuery
+
+    backend = LocalGGUFBackend(tiny_server_model, n_ctx=4096, threads=1)
+    try:
+        engine = CompletionEngine(project, Retriever(project), backend, max_tokens=8)
+        doc = "\n".join(f"        step {i} of the total." for i in range(PREFIX_LINES + 20))
+        buffer = ("from shop.models import load_order\n\n\nclass Till:\n    def total(self, order_id):\n"
+                  '        """Add up an order.\n\n' + doc + '\n        """\n        ')
+        query = CursorQuery("shop/service.py", buffer.count("\n") + 1, 9, buffer)
+        for prompt in (engine.prompt_for(query), engine.prompt_for(query, no_context=True)):
+            assert "step 0 of" not in prompt.prefix  # the window starts inside the docstring
+            header = 'class Till:\n    def total(self, order_id):\n        """Add up an order.\n'
+            assert header in prompt.prefix
+            code = prompt.prefix.split("class Till:")[1]
+            assert code.count('"""') == 2  # opened and closed: the model does not read code as a string
     finally:
         backend.close()
 
@@ -314,7 +352,8 @@ def test_a_long_cold_prompt_time_never_outgrows_the_models_window(project: Works
 
 def test_typing_an_imported_name_leaves_the_imports_in_the_prompt(project: WorkspaceIndex,
                                                                   tiny_server_model: Path) -> None:
-    from ragls.engine.completion import PREFIX_LINES, CompletionEngine
+    from ragls.engine.completion import CompletionEngine
+    from ragls.engine.completion_prompt import PREFIX_LINES
     from ragls.models.local_gguf import LocalGGUFBackend
     from ragls.retrieval.types import CursorQuery
 

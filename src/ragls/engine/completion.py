@@ -14,15 +14,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ragls.cancel import NEVER, CancelToken
-from ragls.engine.buffer import extract_code, window
+from ragls.engine.buffer import extract_code
+from ragls.engine.code_window import CodeBudget, CodeWindow
 from ragls.engine.completion_prompt import (
     HEAD_SHARE,
-    PREFIX_LINES,
     PREFIX_SHARE,
-    SUFFIX_LINES,
     SUFFIX_SHARE,
     WINDOW_ALIGN,
     CompletionResult,
@@ -33,9 +32,7 @@ from ragls.engine.completion_prompt import (
     stable_head,
 )
 from ragls.engine.context_layout import ContextLayout, context_files, not_shown
-from ragls.engine.file_head import file_head
 from ragls.engine.grounding import grounded, ungrounded_names
-from ragls.engine.prompt_fit import trim_lines
 from ragls.engine.prompt_memory import DEFAULT_READ_TPS, ReadSpeed, StableBudget, StickyContext
 from ragls.engine.typed_ahead import TypedAhead
 from ragls.errors import WorkspaceError
@@ -109,7 +106,7 @@ class CompletionEngine:
         self.typed_ahead = TypedAhead()
         self._sticky = StickyContext()
         self._line_context: LRUCache[tuple[str, int, int, int], list[Snippet]] = LRUCache(64)
-        self._memos: LRUCache[tuple[Any, ...], Any] = LRUCache(512)
+        self._code = CodeWindow(backend)
 
     # --- the request path -------------------------------------------------------------------
 
@@ -272,28 +269,15 @@ class CompletionEngine:
 
     def _prompt(self, path: str, cursor: Cursor, language: str | None, snippets: list[Snippet],
                 target: int | None = None, head: bool = False) -> Prompt:
-        align = WINDOW_ALIGN if self.stable_prompts else 1
-        prefix, suffix = window(cursor.prefix, cursor.suffix, PREFIX_LINES, SUFFIX_LINES, align=align)
         target = target or self.prompt_tokens_target()
         n_ctx = getattr(self.backend, "n_ctx", None)
-        imports = ""
-        if target is not None:  # without cross-file context the code gets its share too
-            share = self.prefix_share if snippets else 1 - SUFFIX_SHARE
-            budget = int(target * share)
-            if head and self.head_share > 0:  # the file's imports above the window, from its share
-                prefix = self._trim_prefix(prefix, budget, align)
-                imports = self._imports(cursor, language, prefix, int(target * self.head_share))
-                budget -= self._count(imports) if imports else 0
-            prefix = self._trim_prefix(prefix, budget, align)
-            suffix = self._memo(("suffix", suffix, target), lambda: trim_lines(
-                self.backend, suffix, int(target * SUFFIX_SHARE), keep="start"))
-        elif isinstance(n_ctx, int):  # the code around the cursor always gets at least half the window
-            prefix = self._trim_prefix(prefix, n_ctx // 2, align)
-            suffix = self._memo(("suffix", suffix, n_ctx), lambda: trim_lines(
-                self.backend, suffix, n_ctx // 8, keep="start"))
-        shown = (cursor.line - prefix.count("\n"), cursor.line + suffix.count("\n"))
-        if imports:
-            prefix = imports + "\n\n" + prefix
+        prefix, suffix, shown = self._code.build(cursor, language, CodeBudget(
+            target,
+            share=self.prefix_share if snippets else 1 - SUFFIX_SHARE,  # no context: the code gets its share
+            head_share=self.head_share if head else 0.0,
+            n_ctx=n_ctx if isinstance(n_ctx, int) else None,
+            align=WINDOW_ALIGN if self.stable_prompts else 1,
+        ))
         snippets = self._fit(not_shown(snippets, path, shown, self.context_layout), prefix, suffix)
         text = build_prompt(
             self.backend.template,
@@ -307,41 +291,12 @@ class CompletionEngine:
         return Prompt(text, stable_head(text, prefix, self.backend.template), prefix, suffix, snippets,
                       cursor.prefix)
 
-    def _imports(self, cursor: Cursor, language: str | None, prefix: str, budget: int) -> str:
-        """The file's import statements above the prompt's window of `prefix`, within `budget`
-        (what is typed on the cursor line does not change them: the prompt's head stays put)."""
-        start = cursor.line - 1 - prefix.count("\n")  # 0-based: the window's first line
-        above = prefix[: len(prefix) - len(cursor.line_before)]
-        return self._memo(("imports", cursor.line, cursor.around_line, start, budget),
-                          lambda: file_head(language, cursor.lines, start, above, budget, self._count,
-                                            cursor_line=cursor.line - 1))
-
-    def _memo(self, key: tuple[Any, ...], compute: Any) -> Any:
-        """`compute()` once per key: what stays the same while the user types along a line."""
-        value = self._memos.get(key)
-        if value is None:
-            value = compute()
-            self._memos.put(key, value)
-        return value
-
-    def _count(self, text: str) -> int:
-        return self._memo(("tokens", text), lambda: self.backend.count_tokens(text))
-
-    def _trim_prefix(self, prefix: str, budget: int, align: int) -> str:
-        """The prefix within `budget` tokens; the lines above the cursor line are trimmed once."""
-        head, sep, line = prefix.rpartition("\n")
-        if not sep:
-            return trim_lines(self.backend, prefix, budget, keep="end", align=align)
-        kept = self._memo(("head", head, budget, align), lambda: trim_lines(
-            self.backend, head + "\n", budget, keep="end", align=align))
-        return kept + line
-
     def _fit(self, snippets: Sequence[Snippet], prefix: str, suffix: str) -> list[Snippet]:
         """The best snippets that fit the model's window beside the code (each counted once)."""
         n_ctx = getattr(self.backend, "n_ctx", None)
         if not isinstance(n_ctx, int) or not snippets:
             return list(snippets)
-        count = self._count
+        count = self._code.count
         room = n_ctx - self.max_tokens - count(prefix) - count(suffix) - 32
         kept: list[Snippet] = []
         for s in snippets:

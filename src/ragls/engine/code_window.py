@@ -4,7 +4,8 @@ The window of lines before and after the cursor is trimmed to its token budget (
 the oldest first, on aligned line numbers so the prompt's head stays put while the cursor moves
 down). In front of it go, when they lie above it: the file's imports (file_head.py, for prompts
 with cross-file context) and the headers of the scopes around the cursor (scope_head.py). The
-suffix ends where everything it opened is closed (buffer.clean_suffix_end).
+suffix ends where everything it opened is closed (buffer.clean_suffix_end). Cross-file snippets
+are kept only while they fit the model's window beside it (`fit`).
 
 Everything here is memoized on what stays the same while the user types along a line, so a
 keystroke costs dictionary look-ups, not tokenizer calls.
@@ -12,7 +13,7 @@ keystroke costs dictionary look-ups, not tokenizer calls.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,7 @@ from ragls.engine.prompt_fit import trim_lines
 from ragls.engine.scope_head import scope_head
 from ragls.lru import LRUCache
 from ragls.retrieval.cursor import Cursor
+from ragls.retrieval.types import Snippet
 
 if TYPE_CHECKING:
     from ragls.models.backend import CompletionBackend
@@ -69,6 +71,21 @@ class CodeWindow:
         shown = (cursor.line - prefix.count("\n"), cursor.line + suffix.count("\n"))
         head = (imports + "\n\n" if imports else "") + self._scope(cursor, language, prefix)
         return head + prefix, suffix, shown
+
+    def fit(self, snippets: Sequence[Snippet], prefix: str, suffix: str, n_ctx: int | None,
+            answer_tokens: int) -> list[Snippet]:
+        """The best snippets that fit the model's window beside the code and the answer."""
+        if n_ctx is None or not snippets:
+            return list(snippets)
+        count = self.count
+        room = n_ctx - answer_tokens - count(prefix) - count(suffix) - 32
+        kept: list[Snippet] = []
+        for s in snippets:
+            room -= count(s.text) + count(s.path) + 2
+            if room < 0:
+                break
+            kept.append(s)
+        return kept
 
     def count(self, text: str) -> int:
         return self.memo(("tokens", text), lambda: self.backend.count_tokens(text))

@@ -114,6 +114,7 @@ def run_package(pkg: Package, tasks: list[Task], args) -> tuple[dict[str, list[d
             engine.prefix_share = args.prefix_share
         if args.head_share is not None:
             engine.head_share = args.head_share
+        engine.mend_window = not args.raw_window
         # every task is a file just opened: measure the full prompt, not the quick cold-cache one
         engine.lean_read_ms = None
         info["model"] = engine.backend.name
@@ -313,6 +314,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--score", choices=("es", "logprob"), default="es",
                     help="es: generate and compare first lines (default); logprob: the expected line's "
                     "log-probability under each method's prompt, no generation (gold_logprob.py)")
+    ap.add_argument("--raw-window", action="store_true",
+                    help="the code window without the scope headers above it (to measure them)")
     ap.add_argument("--head-share", type=float, help="share of the prompt for the file's own imports "
                     "(default: the engine's; 0: none)")
     args = ap.parse_args(argv)
@@ -337,6 +340,7 @@ def main(argv: list[str] | None = None) -> int:
             "layout": args.layout,
             "prefix_share": args.prefix_share,
             "head_share": args.head_share,
+            "raw_window": args.raw_window,
             "score": args.score,
             "es": "1 - Levenshtein / max(len) of the stripped first lines",
         },

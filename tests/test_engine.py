@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ragls.cancel import NEVER
-from ragls.engine.buffer import clean_suffix_end, extract_code, window
+from ragls.engine.buffer import extract_code, window
 from ragls.engine.fix import FixEngine, minimal_edits
 from ragls.engine.grounding import called_names, ungrounded_names
 from ragls.engine.testgen import TestGenerator, fenced_tests, locate_test_file, python_module
@@ -80,19 +80,6 @@ def project(write_workspace) -> WorkspaceIndex:
 def test_window_keeps_the_last_lines_before_and_the_first_after() -> None:
     head, tail = window("\n".join(str(i) for i in range(100)), "x\ny\nz", 3, 1)
     assert head == "96\n97\n98\n99" and tail == "x\ny"
-
-
-def test_the_suffix_ends_where_everything_it_opened_is_closed() -> None:
-    # Cut inside the next function's signature: only the blank lines before it stay.
-    assert clean_suffix_end("\n\n    def show(\n        self,\n        width: int = 3,", "python") == "\n"
-    # Cut inside the next class's docstring: its header stays, the open docstring goes.
-    assert clean_suffix_end('\n\n\nclass B(A):\n    """\n    Handle b.', "python") == "\n\n\nclass B(A):"
-    # The rest of the cursor line always stays, and a closer of the prefix's bracket is not an opener.
-    assert clean_suffix_end(")\n    x = f(1)\n    y = [", "python") == ")\n    x = f(1)"
-    # Brackets and quotes inside strings, comments and closed docstrings do not count.
-    whole = '\n    s = "("  # [\n    """(\n    """\n    t = 1'
-    assert clean_suffix_end(whole, "python") == whole
-    assert clean_suffix_end("\n  f(x, // (\n    y);\n  g(", "javascript") == "\n  f(x, // (\n    y);"
 
 
 def test_extract_code_takes_the_first_fence() -> None:

@@ -3,9 +3,8 @@
 The window of lines before and after the cursor is trimmed to its token budget (whole lines,
 the oldest first, on aligned line numbers so the prompt's head stays put while the cursor moves
 down). In front of it go, when they lie above it: the file's imports (file_head.py, for prompts
-with cross-file context) and the headers of the scopes around the cursor (scope_head.py). The
-suffix ends where everything it opened is closed (buffer.clean_suffix_end). Cross-file snippets
-are kept only while they fit the model's window beside it (`fit`).
+with cross-file context) and the headers of the scopes around the cursor (scope_head.py).
+Cross-file snippets are kept only while they fit the model's window beside it (`fit`).
 
 Everything here is memoized on what stays the same while the user types along a line, so a
 keystroke costs dictionary look-ups, not tokenizer calls.
@@ -17,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ragls.engine.buffer import clean_suffix_end, window
+from ragls.engine.buffer import window
 from ragls.engine.completion_prompt import PREFIX_LINES, SUFFIX_LINES, SUFFIX_SHARE
 from ragls.engine.file_head import file_head
 from ragls.engine.prompt_fit import trim_lines
@@ -41,6 +40,7 @@ class CodeBudget:
     head_share: float
     n_ctx: int | None
     align: int
+    mend: bool = True  # the scope headers above the window (off: to measure them)
 
 
 class CodeWindow:
@@ -61,15 +61,15 @@ class CodeWindow:
                 imports = self._imports(cursor, language, prefix, int(target * budget.head_share))
                 tokens -= self.count(imports) if imports else 0
             for _ in range(2):  # the scope headers above the window come out of its share too
-                scope = self._scope(cursor, language, prefix)
+                scope = self._scope(cursor, language, prefix) if budget.mend else ""
                 prefix = self.trim_prefix(prefix, tokens - (self.count(scope) if scope else 0), align)
             suffix = self._trim_suffix(suffix, int(target * SUFFIX_SHARE))
         elif budget.n_ctx is not None:  # the code around the cursor always gets at least half the window
             prefix = self.trim_prefix(prefix, budget.n_ctx // 2, align)
             suffix = self._trim_suffix(suffix, budget.n_ctx // 8)
-        suffix = clean_suffix_end(suffix, language)
         shown = (cursor.line - prefix.count("\n"), cursor.line + suffix.count("\n"))
-        head = (imports + "\n\n" if imports else "") + self._scope(cursor, language, prefix)
+        scope = self._scope(cursor, language, prefix) if budget.mend else ""
+        head = (imports + "\n\n" if imports else "") + scope
         return head + prefix, suffix, shown
 
     def fit(self, snippets: Sequence[Snippet], prefix: str, suffix: str, n_ctx: int | None,

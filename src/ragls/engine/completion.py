@@ -104,6 +104,7 @@ class CompletionEngine:
         self.context_layout = ContextLayout()
         self.prefix_share = PREFIX_SHARE  # of the prompt, for the code before the cursor
         self.head_share = HEAD_SHARE  # at most this share of the prompt for the file's imports
+        self.mend_window = True  # the scope headers above the window (code_window.py)
         # in the editor, answer from a lean prompt when the full one would take longer than this
         # to read (None: never, e.g. a one-shot CLI request that has no next keystroke)
         self.lean_read_ms = lean_read_ms
@@ -208,11 +209,13 @@ class CompletionEngine:
         return prompt.stable_chars
 
     def _warm_heads(self, *prompts: Prompt | None) -> None:
-        """Read the stable heads of `prompts` into the model's cache in the background, in order."""
-        warm = getattr(self.backend, "warm", None)
+        """Read the stable heads of `prompts` into the model's cache in the background, in order;
+        a head some cached state holds already is left alone (warming it would only swap states)."""
+        warm, missing = getattr(self.backend, "warm", None), getattr(self.backend, "missing_tokens", None)
         for prompt in prompts:
-            if warm is not None and prompt is not None:
-                warm(prompt.text[: prompt.stable_chars])
+            head = prompt.text[: prompt.stable_chars] if prompt is not None else ""
+            if warm is not None and head and (missing is None or missing(head) > 0):
+                warm(head)
 
     def _rich_prompt(self, query: CursorQuery, cursor: Cursor, language: str | None,
                      cached_only: bool = False) -> Prompt | None:
@@ -321,6 +324,7 @@ class CompletionEngine:
             target,
             share=self.prefix_share if snippets else 1 - SUFFIX_SHARE,  # no context: the code gets its share
             head_share=self.head_share if head else 0.0,
+            mend=self.mend_window,
             n_ctx=n_ctx if isinstance(n_ctx, int) else None,
             align=WINDOW_ALIGN if self.stable_prompts else 1,
         ))

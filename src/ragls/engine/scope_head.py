@@ -14,11 +14,11 @@ So, for Python, the window is mended at its top:
 - a window starting inside a docstring (or any multi-line string) gets the string's opening
   line: the middle of the string is what is left out.
 
-Measured with the clean suffix end (buffer.clean_suffix_end) in place, same 60 tasks: ragls
-ES 0.305 -> 0.316, no context 0.299 -> 0.305; the expected line's log-probability per token
-with ragls context -2.614 -> -2.560 (+0.054 [-0.055, +0.165] paired). Both within noise: kept
-because a prompt should show the function being written and never open a string it does
-not close.
+Measured on the same 60 tasks (bench/completion_bench.py --score logprob, against
+--raw-window): the expected line's log-probability per token with ragls context, 3 s prompts,
+-2.614 -> -2.556 (+0.058 [+0.011, +0.109] paired, 15 tasks better and 5 worse by more than
+0.1); 8 s prompts, where the window reaches the `def` more often, -2.495 -> -2.499 (-0.003
+[-0.023, +0.014]).
 """
 
 from __future__ import annotations
@@ -26,12 +26,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from ragls.engine.buffer import outside_triple
 from ragls.models.postprocess import indent_width
 
 MAX_HEADER_LINES = 40  # a signature spread over more lines is not looked for
 _SCOPE = re.compile(r"^\s*(?:async\s+def|def|class)\s+[A-Za-z_]")
 _OPEN, _CLOSE = "([{", ")]}"
+_TRIPLE = re.compile(r'"""|\'\'\'')
 
 
 def scope_head(language: str | None, lines: Sequence[str], start: int, cursor_line: int) -> str:
@@ -96,3 +96,18 @@ def _string_open_at(lines: Sequence[str], start: int) -> int | None:
         if in_doc is not None and was is None:
             opened = ln
     return opened if in_doc is not None else None
+
+
+def outside_triple(line: str, in_doc: str | None) -> tuple[str, str | None]:
+    """The parts of `line` outside triple-quoted strings, and the quotes still open at its end."""
+    out, at = [], 0
+    for m in _TRIPLE.finditer(line):
+        if in_doc is None:
+            out.append(line[at : m.start()])
+            in_doc = m.group()
+        elif m.group() == in_doc:
+            in_doc = None
+            at = m.end()
+    if in_doc is None:
+        out.append(line[at:])
+    return "".join(out), in_doc

@@ -115,8 +115,7 @@ def run(args: argparse.Namespace) -> dict:
         client = LspClient(CACHE_DIR / "logs" / f"typing-{pkg.name}.log", env=env)
         try:
             model = {"maxTokens": args.max_tokens, **({"path": args.model} if args.model else {})}
-            prompts = {k: v for k, v in (("coldPromptMs", args.cold_prompt_ms),
-                                         ("warmPromptMs", args.warm_prompt_ms)) if v is not None}
+            prompts = {"coldPromptMs": args.cold_prompt_ms} if args.cold_prompt_ms is not None else {}
             options = {"embeddings": {"kind": "none"}, "logLevel": args.log_level, "model": model,
                        "completion": prompts}
             client.initialize(root, options)
@@ -151,7 +150,7 @@ def run(args: argparse.Namespace) -> dict:
         finally:
             client.close()
     lat = [p["latency_ms"] for p in pauses if p["shown"] and p["latency_ms"] is not None]
-    model_reqs = [r for r in requests if r["source"] in ("model", "rich", "lean")]
+    model_reqs = [r for r in requests if r["source"] in ("model", "lean")]
     report["summary"] = {
         "pauses": len(pauses),
         "first_p50": percentile(firsts, 50), "first_p95": percentile(firsts, 95),
@@ -161,7 +160,6 @@ def run(args: argparse.Namespace) -> dict:
         "accept": sum(p["accept"] for p in pauses) / len(pauses) if pauses else 0.0,
         "model_requests": len(model_reqs),
         "lean": sum(r["source"] == "lean" for r in requests),
-        "rich": sum(r["source"] == "rich" for r in requests),
         "typed_ahead": sum(r["source"] == "typed-ahead" for r in requests),
         "read_p50": percentile([r["prompt"] - r["cached"] for r in model_reqs], 50),
         "read_p95": percentile([r["prompt"] - r["cached"] for r in model_reqs], 95),
@@ -185,8 +183,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--key-ms", type=float, default=60.0)
     ap.add_argument("--open-s", type=float, default=4.0)
     ap.add_argument("--cold-prompt-ms", type=int, help="completion.coldPromptMs (default: the server's)")
-    ap.add_argument("--warm-prompt-ms", type=int,
-                    help="completion.warmPromptMs (0: off; default: the server's)")
     ap.add_argument("--log-level", default="info", help="the server's logLevel (its log file)")
     args = ap.parse_args(argv)
     os.environ.setdefault("RAGLS_LOG_LEVEL", "info")
@@ -194,8 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     s = report["summary"]
     print_table(
         f"typing: {args.tasks} tasks, one key every {args.key_ms:.0f} ms, pause at each word end "
-        f"({s['pauses']} pauses, {s['model_requests']} model requests of which {s['lean']} lean and "
-        f"{s['rich']} rich, "
+        f"({s['pauses']} pauses, {s['model_requests']} model requests of which {s['lean']} lean, "
         f"{s['typed_ahead']} typed-ahead)",
         ["measure", "p50", "p95", "share"],
         [

@@ -13,7 +13,6 @@ from ragls.engine.completion import CompletionEngine
 from ragls.engine.completion_prompt import avoid_at_start
 from ragls.indexing.workspace import WorkspaceIndex
 from ragls.models.backend import GenerationRequest
-from ragls.models.gate import ModelGate
 from ragls.models.kv_slots import MIN_TOKENS
 from ragls.models.local_gguf import LocalGGUFBackend
 from ragls.retrieval.retriever import Retriever
@@ -146,39 +145,3 @@ def test_a_second_docstring_is_ruled_out_only_where_the_body_has_one() -> None:
     assert avoid_at_start(with_doc + "y = 1\n        ", "python") == ()  # not the start
     assert avoid_at_start('x = """text"""\n', "python") == ()  # not a body
     assert avoid_at_start(with_doc, "javascript") == ()
-
-
-def test_the_rich_prompt_is_read_while_idle_and_used_once_read(
-        project: WorkspaceIndex, backend: LocalGGUFBackend, monkeypatch: pytest.MonkeyPatch) -> None:
-    gate = ModelGate()  # this test's own: a request left running by an earlier test must not hold it
-    monkeypatch.setattr("ragls.models.local_gguf.GATE", gate)
-    engine = CompletionEngine(project, Retriever(project), backend, budget_tokens=600, max_tokens=8,
-                              lean_read_ms=1000.0, cold_prompt_ms=3000.0, warm_prompt_ms=8000.0)
-    engine.read_speed.tps = 50.0  # full prompts of 256 tokens (the floor), rich ones of 400
-    engine.read_speed.observe = lambda res: None
-    steps = "\n".join(f"def step_{i}(x):\n    return load_item_{i % 4}(x)" for i in range(40))
-    head = "from shop.models import load_item_3\n\n"
-    buffer = f"{head}{steps}\n\n\ndef total(order_id):\n    item = load_item_3("
-    query = CursorQuery("shop/service.py", buffer.count("\n") + 1, 24, buffer)
-    with gate.interactive():  # both prompts and their context are built; the model reads nothing
-        engine.warm(query)
-    full = engine.prompt_for(query)
-    backend.warm(full.text[: full.stable_chars])
-    settle(backend)
-    first = engine.complete(query)
-    assert first.source == "model"  # the rich head is not read yet: the full one answers
-    settle(backend)  # the rich head was read behind the answer
-    second = engine.complete(query)
-    assert second.source == "rich"
-    assert second.prompt_tokens > first.prompt_tokens + 80
-    assert second.cached_tokens > 0.9 * second.prompt_tokens  # only the cursor line and suffix read
-    alone = CompletionEngine(project, Retriever(project), backend, budget_tokens=600, max_tokens=8,
-                             lean_read_ms=1000.0, cold_prompt_ms=3000.0)  # no rich level
-    alone.read_speed.tps, alone.read_speed.observe = 50.0, lambda res: None
-    alone.warm(query)
-    assert alone.complete(query).source == "model"
-
-
-def settle(backend: LocalGGUFBackend) -> None:
-    """Wait until the model's worker has finished what was submitted before (warming)."""
-    backend._executor.submit(lambda: None).result()

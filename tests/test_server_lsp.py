@@ -402,7 +402,6 @@ async def test_select_model_and_configuration_change(client, workspace: Path) ->
     assert status["settings"]["completion"] == {
         "debounceMs": 5,
         "coldPromptMs": 3000,
-        "warmPromptMs": 8000,
         "enableCompletionFallback": True,
         "timeoutMs": 30000,
     }

@@ -83,7 +83,6 @@ def test_project_file_then_init_options(tmp_path: Path) -> None:
     assert settings_to_json(Settings())["completion"] == {
         "debounceMs": 150,
         "coldPromptMs": 3000,
-        "warmPromptMs": 8000,
         "enableCompletionFallback": False,
         "timeoutMs": 30000,
     }

@@ -6,8 +6,7 @@ to the model as a stable head, which llama.cpp keeps in its KV cache (and which 
 the background before the user asks); only the cursor line, a short suffix and the FIM markers
 are read per keystroke. Typing what the suggestion predicted is answered without the model.
 The prompt's size follows the loaded model's measured prompt speed (a cold-prompt time, not a
-fixed token count); in the editor a larger "rich" prompt (the warm-prompt time) is read while
-the model is idle and used once read. Each stage is timed (retrieval_ms, prompt_ms, ...).
+fixed token count). Each stage is timed (retrieval_ms, prompt_ms, generation_ms, ...).
 """
 
 from __future__ import annotations
@@ -56,11 +55,6 @@ logger = logging.getLogger(__name__)
 # LEAN_PROMPT_MS of reading, the first line only) while the full head is warmed behind it.
 LEAN_READ_MS = 1000.0
 LEAN_PROMPT_MS = 1000.0
-# The levels of a prompt: "full" is sized by the cold-prompt time; "rich" by the (longer) warm-
-# prompt time, read only in the background. A request uses the rich prompt when its head lacks
-# at most RICH_SLACK_TOKENS more than the full one's (both lack the line just begun, say).
-FULL, RICH = "full", "rich"
-RICH_SLACK_TOKENS = 32
 
 
 class CompletionEngine:
@@ -80,7 +74,6 @@ class CompletionEngine:
         prompt_style: str = "fim",
         repo_name: str | None = None,
         lean_read_ms: float | None = None,
-        warm_prompt_ms: float | None = None,
     ) -> None:
         self.index = index
         self.retriever = retriever
@@ -108,15 +101,11 @@ class CompletionEngine:
         # in the editor, answer from a lean prompt when the full one would take longer than this
         # to read (None: never, e.g. a one-shot CLI request that has no next keystroke)
         self.lean_read_ms = lean_read_ms
-        # in the editor, a larger prompt sized to be read in this time goes into the model's cache
-        # while it is idle, after the full one; requests use it once it is read (None: no such level)
-        self.warm_prompt_ms = warm_prompt_ms
         self.read_speed = ReadSpeed(getattr(backend, "read_tps_guess", DEFAULT_READ_TPS))
-        self._budgets = {FULL: StableBudget(), RICH: StableBudget()}
-        self._lean_budget = StableBudget()
+        self._full_budget, self._lean_budget = StableBudget(), StableBudget()
         self.typed_ahead = TypedAhead()
-        self._sticky = {FULL: StickyContext(), RICH: StickyContext()}
-        self._line_context: LRUCache[tuple[str, str, int, int, int], list[Snippet]] = LRUCache(128)
+        self._sticky = StickyContext()
+        self._line_context: LRUCache[tuple[str, int, int, int], list[Snippet]] = LRUCache(64)
         self._code = CodeWindow(backend)
 
     # --- the request path -------------------------------------------------------------------
@@ -138,26 +127,24 @@ class CompletionEngine:
         if ahead is not None:
             return ahead
         language = self.index.language_of(query.path) or language_for_path(query.path)
-        snippets = self._context(query, cursor, language, no_context, context_override, cancel, timings) or []
+        snippets = self._context(query, cursor, language, no_context, context_override, cancel, timings)
         cancel.raise_if_cancelled()
 
         t = time.perf_counter()
         prompt = self._prompt(query.path, cursor, language, snippets,
                               head=not no_context and context_override is None)
-        rich = None if ab_test else self._rich_prompt(query, cursor, language, cached_only=True)
-        full = None
-        if rich is not None and self._read_as_far(rich, prompt, timings):
-            prompt, rich = rich, None  # `rich`: a larger prompt still to be read
-        elif not ab_test:
-            full = self._lean_instead(prompt, cursor, language, query.path, timings)
-            if full is not None:
-                prompt, full = full, prompt
+        full = None if ab_test else self._lean_instead(prompt, cursor, language, query.path, timings)
+        if full is not None:
+            prompt, full = full, prompt
         timings["prompt_ms"] = (time.perf_counter() - t) * 1000
 
         t = time.perf_counter()
         generated = self._generate(prompt, language, cancel, first_line=full is not None)
         timings["generation_ms"] = (time.perf_counter() - t) * 1000
-        self._warm_heads(full, rich)  # what to read while the user looks at this answer
+        if full is not None:  # read the full prompt's head while the user looks at the lean answer
+            warm = getattr(self.backend, "warm", None)
+            if warm is not None:
+                warm(full.text[: full.stable_chars])
         timings["model_prompt_ms"] = generated.prompt_ms
         cancel.raise_if_cancelled()
 
@@ -174,7 +161,7 @@ class CompletionEngine:
             completion=completion, model=generated.model, context=prompt.context, elapsed_ms=elapsed,
             timings=timings, ungrounded=ungrounded, raw=generated.text,
             prompt_tokens=generated.prompt_tokens, cached_tokens=generated.cached_tokens,
-            source="lean" if full is not None else (RICH if prompt.level == RICH else "model"),
+            source="lean" if full is not None else "model",
         )
 
     def prompt_for(self, query: CursorQuery, *, no_context: bool = False,
@@ -202,41 +189,8 @@ class CompletionEngine:
         cursor, language, prompt = self._full_prompt(query)
         if self.lean_read_ms is not None:  # built now, the lean prompt costs a request nothing
             self._lean_prompt(query.path, cursor, language)
-        rich = self._rich_prompt(query, cursor, language)
-        if rich is not None and self._read_as_far(rich, prompt, {}):
-            prompt, rich = rich, None  # read already: the request will use it
-        self._warm_heads(prompt, rich)
+        warm(prompt.text[: prompt.stable_chars])
         return prompt.stable_chars
-
-    def _warm_heads(self, *prompts: Prompt | None) -> None:
-        """Read the stable heads of `prompts` into the model's cache in the background, in order;
-        a head some cached state holds already is left alone (warming it would only swap states)."""
-        warm, missing = getattr(self.backend, "warm", None), getattr(self.backend, "missing_tokens", None)
-        for prompt in prompts:
-            head = prompt.text[: prompt.stable_chars] if prompt is not None else ""
-            if warm is not None and head and (missing is None or missing(head) > 0):
-                warm(head)
-
-    def _rich_prompt(self, query: CursorQuery, cursor: Cursor, language: str | None,
-                     cached_only: bool = False) -> Prompt | None:
-        """The prompt of the rich level (None: off, or its context is not retrieved yet and
-        `cached_only`: a request never waits for a second retrieval)."""
-        if self.warm_prompt_ms is None or self.lean_read_ms is None or not self.stable_prompts \
-                or self.warm_prompt_ms <= (self.cold_prompt_ms or 0):
-            return None
-        snippets = self._context(query, cursor, language, False, None, NEVER, {}, RICH, cached_only)
-        if snippets is None:
-            return None
-        return self._prompt(query.path, cursor, language, snippets, head=True, level=RICH)
-
-    def _read_as_far(self, rich: Prompt, full: Prompt, timings: dict[str, float]) -> bool:
-        """Whether the model's cache holds the rich prompt's head about as far as the full one's."""
-        missing = getattr(self.backend, "missing_tokens", None)
-        if missing is None:
-            return False
-        lacking = missing(rich.text[: rich.stable_chars])
-        timings["rich_missing"] = lacking
-        return lacking <= missing(full.text[: full.stable_chars]) + RICH_SLACK_TOKENS
 
     # --- steps -------------------------------------------------------------------------------
 
@@ -244,7 +198,7 @@ class CompletionEngine:
                      override: list[Snippet] | None = None) -> tuple[Cursor, str | None, Prompt]:
         cursor = self._cursor(query)
         language = self.index.language_of(query.path) or language_for_path(query.path)
-        snippets = self._context(query, cursor, language, no_context, override, NEVER, {}) or []
+        snippets = self._context(query, cursor, language, no_context, override, NEVER, {})
         return cursor, language, self._prompt(query.path, cursor, language, snippets,
                                               head=not no_context and override is None)
 
@@ -254,26 +208,25 @@ class CompletionEngine:
             raise WorkspaceError(f"cannot read {query.path}")
         return Cursor.at(buffer, query.line, query.col)
 
-    def prompt_tokens_target(self, level: str = FULL) -> int | None:
-        """Prompt tokens that the loaded model reads in the cold-prompt time (the warm-prompt time
-        for the rich level; None: no limit), at most what its window holds beside the answer."""
+    def prompt_tokens_target(self) -> int | None:
+        """Prompt tokens that the loaded model reads in the cold-prompt time (None: no limit), at
+        most what its window holds beside the answer."""
         n_ctx = getattr(self.backend, "n_ctx", None)
-        ms = self.warm_prompt_ms if level == RICH else self.cold_prompt_ms
-        if ms is None or n_ctx is None:
+        if self.cold_prompt_ms is None or n_ctx is None:
             return None
         fits = max(64, n_ctx - self.max_tokens - 64)  # the FIM markers and path need room too
-        return min(fits, self._budgets[level].follow(self.read_speed.tps * ms / 1000, 256))
+        return min(fits, self._full_budget.follow(self.read_speed.tps * self.cold_prompt_ms / 1000, 256))
 
-    def context_budget(self, level: str = FULL) -> int:
-        """Tokens of cross-file context a prompt of `level` may hold now."""
-        target = self.prompt_tokens_target(level)
+    def context_budget(self) -> int:
+        """Tokens of cross-file context a prompt may hold now."""
+        target = self.prompt_tokens_target()
         if target is None:
             return self.budget_tokens
         return min(self.budget_tokens, int(target * (1 - self.prefix_share - SUFFIX_SHARE)))
 
     def _context(self, query: CursorQuery, cursor: Cursor, language: str | None, no_context: bool,
-                 override: list[Snippet] | None, cancel: CancelToken, timings: dict[str, float],
-                 level: str = FULL, cached_only: bool = False) -> list[Snippet] | None:
+                 override: list[Snippet] | None, cancel: CancelToken,
+                 timings: dict[str, float]) -> list[Snippet]:
         t = time.perf_counter()
         try:
             if override is not None or no_context:
@@ -281,20 +234,18 @@ class CompletionEngine:
             # typing along a line does not change what the code around it needs: one retrieval per
             # line, kept while the cursor passes through a string or comment on it (the prompt's
             # cached head stays); only a new retrieval is skipped where context gains nothing
-            key = (level, query.path, cursor.line, *cursor.around_line)
+            key = (query.path, cursor.line, *cursor.around_line)
             cached = self._line_context.get(key) if self.stable_prompts else None
             if cached is not None:
                 return cached
             if not gains_from_context(cursor, language):
                 return []
-            if cached_only:
-                return None
-            budget = self.context_budget(level)
+            budget = self.context_budget()
             query = CursorQuery(query.path, query.line, query.col, cursor.text)
             snippets = self.retriever.retrieve(query, budget_tokens=budget, cancel=cancel).snippets
             if self.stable_prompts:
-                snippets = self._sticky[level].choose(query.path, snippets)
-                self._sticky[level].remember(query.path, snippets)
+                snippets = self._sticky.choose(query.path, snippets)
+                self._sticky.remember(query.path, snippets)
                 self._line_context.put(key, snippets)
             return snippets
         finally:
@@ -317,8 +268,8 @@ class CompletionEngine:
         return self._prompt(path, cursor, language, [], target=target)
 
     def _prompt(self, path: str, cursor: Cursor, language: str | None, snippets: list[Snippet],
-                target: int | None = None, head: bool = False, level: str = FULL) -> Prompt:
-        target = target or self.prompt_tokens_target(level)
+                target: int | None = None, head: bool = False) -> Prompt:
+        target = target or self.prompt_tokens_target()
         n_ctx = getattr(self.backend, "n_ctx", None)
         prefix, suffix, shown = self._code.build(cursor, language, CodeBudget(
             target,
@@ -340,7 +291,7 @@ class CompletionEngine:
             repo=self.repo_name,
         )
         return Prompt(text, stable_head(text, prefix, self.backend.template), prefix, suffix, snippets,
-                      cursor.prefix, level)
+                      cursor.prefix)
 
     def _generate(self, prompt: Prompt, language: str | None, cancel: CancelToken,
                   temperature: float | None = None, seed: int | None = None,

@@ -40,8 +40,7 @@ class CompletionResult:
     raw: str = ""  # the model's text before post-processing (for debugging and benchmarks)
     prompt_tokens: int = 0
     cached_tokens: int = 0  # prompt tokens the model did not have to read again
-    # model | rich (the model, from the larger prompt read while idle) | lean (the model, from the
-    # lean prompt: the full one was not cached) | typed-ahead | none
+    # model | lean (the model, from the lean prompt: the full one was not cached) | typed-ahead | none
     source: str = "model"
 
     def to_json(self) -> dict[str, Any]:
@@ -66,7 +65,6 @@ class Prompt:
     suffix: str
     context: list[Snippet]
     buffer_prefix: str = ""  # the whole buffer before the cursor (the prompt holds its end)
-    level: str = "full"  # full | rich: the time it is sized to be read in (completion.py)
 
 
 CURSOR_MARK = "<CURSOR>"

@@ -173,7 +173,6 @@ class Session:
             cold_prompt_ms=self.config.model.cold_prompt_ms,
             repo_name=self.index.root.name,
             lean_read_ms=LEAN_READ_MS if editor else None,
-            warm_prompt_ms=self.config.model.warm_prompt_ms if editor else None,
         )
 
     def fix_engine(self) -> FixEngine:

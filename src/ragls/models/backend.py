@@ -93,8 +93,6 @@ class ModelConfig:
     connect_timeout_s: float = 3
     read_timeout_s: float = 30
     cold_prompt_ms: float | None = 3000.0  # completion prompts are sized to be read in this time
-    # in the editor, a larger prompt sized to be read in this time is read while the model is idle
-    warm_prompt_ms: float | None = 8000.0
 
 
 CHARS_PER_TOKEN = 3.5  # code, on average, for the tokenizers ragls meets

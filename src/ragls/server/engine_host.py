@@ -51,7 +51,6 @@ def session_configs(settings: Settings) -> dict[str, Any]:
             max_tokens=m.max_tokens,
             temperature=m.temperature,
             cold_prompt_ms=settings.completion.cold_prompt_ms or None,
-            warm_prompt_ms=settings.completion.warm_prompt_ms or None,
         ),
         "embedding_config": EmbeddingConfig(
             kind=e.kind,  # type: ignore[arg-type]

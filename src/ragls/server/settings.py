@@ -102,10 +102,6 @@ class CompletionSettings:
     cold_prompt_ms: int = setting(
         3000, integer(0, 600_000), "prompts are sized so the loaded model reads them cold in this time"
     )
-    warm_prompt_ms: int = setting(
-        8000, integer(0, 600_000),
-        "a larger prompt, read in this time while the model is idle, is used once read (0: none)",
-    )
     enable_completion_fallback: bool = setting(
         False, BOOL, "one textDocument/completion item for clients without inline completion"
     )

@@ -77,6 +77,16 @@ def project(write_workspace) -> WorkspaceIndex:
     index.close()
 
 
+@pytest.fixture
+def tiny_backend(tiny_server_model: Path):
+    """The tiny generated GGUF with a window long enough for prompts of a long file."""
+    from ragls.models.local_gguf import LocalGGUFBackend
+
+    backend = LocalGGUFBackend(tiny_server_model, n_ctx=4096, threads=1)
+    yield backend
+    backend.close()
+
+
 def test_window_keeps_the_last_lines_before_and_the_first_after() -> None:
     head, tail = window("\n".join(str(i) for i in range(100)), "x\ny\nz", 3, 1)
     assert head == "96\n97\n98\n99" and tail == "x\ny"
@@ -265,56 +275,48 @@ def test_context_stays_identical_across_keystrokes(project: WorkspaceIndex) -> N
     assert p2[:head] == p1[:head]  # the whole context head of the prompt is unchanged
 
 
-def test_imports_above_the_window_lead_the_prompt(project: WorkspaceIndex, tiny_server_model: Path) -> None:
+def test_imports_above_the_window_lead_the_prompt(project: WorkspaceIndex, tiny_backend) -> None:
     from ragls.engine.completion import CompletionEngine
     from ragls.engine.completion_prompt import PREFIX_LINES
-    from ragls.models.local_gguf import LocalGGUFBackend
     from ragls.retrieval.types import CursorQuery
 
-    backend = LocalGGUFBackend(tiny_server_model, n_ctx=4096, threads=1)  # a 2048-token window
-    try:
-        engine = CompletionEngine(project, Retriever(project), backend, max_tokens=8)
-        filler = [f"def step_{i}(x):\n    return sorted(x)" for i in range(PREFIX_LINES)]
-        buffer = ("import os\nfrom collections import OrderedDict\nfrom shop.models import load_order\n\n"
-                  + "\n".join(filler) + "\n\n\ndef total(order_id):\n    ")
-        query = CursorQuery("shop/service.py", buffer.count("\n") + 1, 5, buffer)
-        prompt = engine.prompt_for(query)
-        window_start = prompt.prefix.index("def step_")
-        head = prompt.prefix[:window_start]
-        assert "from shop.models import load_order" in head and "import os" in head
-        assert "def step_0(" not in prompt.prefix  # the window really starts below the imports
-        # only what is named somewhere: a name the window already uses is not repeated
-        used = buffer.replace("return sorted(x)", "return OrderedDict(x)")
-        head = engine.prompt_for(CursorQuery("shop/service.py", query.line, 5, used)).prefix
-        assert "OrderedDict" not in head.split("def step_")[0]
-        bare = engine.prompt_for(query, no_context=True)
-        assert "load_order" not in bare.prefix and not bare.prefix.startswith("import")
-    finally:
-        backend.close()
+    backend = tiny_backend
+    engine = CompletionEngine(project, Retriever(project), backend, max_tokens=8)
+    filler = [f"def step_{i}(x):\n    return sorted(x)" for i in range(PREFIX_LINES)]
+    buffer = ("import os\nfrom collections import OrderedDict\nfrom shop.models import load_order\n\n"
+              + "\n".join(filler) + "\n\n\ndef total(order_id):\n    ")
+    query = CursorQuery("shop/service.py", buffer.count("\n") + 1, 5, buffer)
+    prompt = engine.prompt_for(query)
+    window_start = prompt.prefix.index("def step_")
+    head = prompt.prefix[:window_start]
+    assert "from shop.models import load_order" in head and "import os" in head
+    assert "def step_0(" not in prompt.prefix  # the window really starts below the imports
+    # only what is named somewhere: a name the window already uses is not repeated
+    used = buffer.replace("return sorted(x)", "return OrderedDict(x)")
+    head = engine.prompt_for(CursorQuery("shop/service.py", query.line, 5, used)).prefix
+    assert "OrderedDict" not in head.split("def step_")[0]
+    bare = engine.prompt_for(query, no_context=True)
+    assert "load_order" not in bare.prefix and not bare.prefix.startswith("import")
 
 
 def test_a_window_inside_a_long_docstring_still_shows_the_function_header(project: WorkspaceIndex,
-                                                                          tiny_server_model: Path) -> None:
+                                                                          tiny_backend) -> None:
     from ragls.engine.completion import CompletionEngine
     from ragls.engine.completion_prompt import PREFIX_LINES
-    from ragls.models.local_gguf import LocalGGUFBackend
     from ragls.retrieval.types import CursorQuery
 
-    backend = LocalGGUFBackend(tiny_server_model, n_ctx=4096, threads=1)
-    try:
-        engine = CompletionEngine(project, Retriever(project), backend, max_tokens=8)
-        doc = "\n".join(f"        step {i} of the total." for i in range(PREFIX_LINES + 20))
-        buffer = ("from shop.models import load_order\n\n\nclass Till:\n    def total(self, order_id):\n"
-                  '        """Add up an order.\n\n' + doc + '\n        """\n        ')
-        query = CursorQuery("shop/service.py", buffer.count("\n") + 1, 9, buffer)
-        for prompt in (engine.prompt_for(query), engine.prompt_for(query, no_context=True)):
-            assert "step 0 of" not in prompt.prefix  # the window starts inside the docstring
-            header = 'class Till:\n    def total(self, order_id):\n        """Add up an order.\n'
-            assert header in prompt.prefix
-            code = prompt.prefix.split("class Till:")[1]
-            assert code.count('"""') == 2  # opened and closed: the model does not read code as a string
-    finally:
-        backend.close()
+    backend = tiny_backend
+    engine = CompletionEngine(project, Retriever(project), backend, max_tokens=8)
+    doc = "\n".join(f"        step {i} of the total." for i in range(PREFIX_LINES + 20))
+    buffer = ("from shop.models import load_order\n\n\nclass Till:\n    def total(self, order_id):\n"
+              '        """Add up an order.\n\n' + doc + '\n        """\n        ')
+    query = CursorQuery("shop/service.py", buffer.count("\n") + 1, 9, buffer)
+    for prompt in (engine.prompt_for(query), engine.prompt_for(query, no_context=True)):
+        assert "step 0 of" not in prompt.prefix  # the window starts inside the docstring
+        header = 'class Till:\n    def total(self, order_id):\n        """Add up an order.\n'
+        assert header in prompt.prefix
+        code = prompt.prefix.split("class Till:")[1]
+        assert code.count('"""') == 2  # opened and closed: the model does not read code as a string
 
 
 def test_a_long_cold_prompt_time_never_outgrows_the_models_window(project: WorkspaceIndex,
@@ -338,27 +340,23 @@ def test_a_long_cold_prompt_time_never_outgrows_the_models_window(project: Works
 
 
 def test_typing_an_imported_name_leaves_the_imports_in_the_prompt(project: WorkspaceIndex,
-                                                                  tiny_server_model: Path) -> None:
+                                                                  tiny_backend) -> None:
     from ragls.engine.completion import CompletionEngine
     from ragls.engine.completion_prompt import PREFIX_LINES
-    from ragls.models.local_gguf import LocalGGUFBackend
     from ragls.retrieval.types import CursorQuery
 
-    backend = LocalGGUFBackend(tiny_server_model, n_ctx=4096, threads=1)
-    try:
-        engine = CompletionEngine(project, Retriever(project), backend, max_tokens=8)
-        filler = "\n".join(f"def step_{i}(x):\n    return sorted(x)" for i in range(PREFIX_LINES))
-        buffer = "from shop.models import load_order\n\n" + filler + "\n\n\ndef total(order_id):\n    "
-        line = buffer.count("\n") + 1
-        before = engine.prompt_for(CursorQuery("shop/service.py", line, 5, buffer))
-        # a fresh engine: what it puts in the head cannot come from the first prompt's memo
-        fresh = CompletionEngine(project, Retriever(project), backend, max_tokens=8)
-        typed = fresh.prompt_for(CursorQuery("shop/service.py", line, 15, buffer + "load_order"))
-        assert "import load_order" in before.prefix
-        head = before.text[: before.stable_chars]
-        assert typed.text.startswith(head)  # the model's cached head is still good
-    finally:
-        backend.close()
+    backend = tiny_backend
+    engine = CompletionEngine(project, Retriever(project), backend, max_tokens=8)
+    filler = "\n".join(f"def step_{i}(x):\n    return sorted(x)" for i in range(PREFIX_LINES))
+    buffer = "from shop.models import load_order\n\n" + filler + "\n\n\ndef total(order_id):\n    "
+    line = buffer.count("\n") + 1
+    before = engine.prompt_for(CursorQuery("shop/service.py", line, 5, buffer))
+    # a fresh engine: what it puts in the head cannot come from the first prompt's memo
+    fresh = CompletionEngine(project, Retriever(project), backend, max_tokens=8)
+    typed = fresh.prompt_for(CursorQuery("shop/service.py", line, 15, buffer + "load_order"))
+    assert "import load_order" in before.prefix
+    head = before.text[: before.stable_chars]
+    assert typed.text.startswith(head)  # the model's cached head is still good
 
 
 def test_typing_into_a_string_keeps_the_lines_context(project: WorkspaceIndex) -> None:

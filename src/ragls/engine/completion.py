@@ -271,16 +271,17 @@ class CompletionEngine:
                 target: int | None = None, head: bool = False) -> Prompt:
         target = target or self.prompt_tokens_target()
         n_ctx = getattr(self.backend, "n_ctx", None)
+        n_ctx = n_ctx if isinstance(n_ctx, int) else None  # None: a remote model's window is unknown
         prefix, suffix, shown = self._code.build(cursor, language, CodeBudget(
             target,
             share=self.prefix_share if snippets else 1 - SUFFIX_SHARE,  # no context: the code gets its share
             head_share=self.head_share if head else 0.0,
             mend=self.mend_window,
-            n_ctx=n_ctx if isinstance(n_ctx, int) else None,
+            n_ctx=n_ctx,
             align=WINDOW_ALIGN if self.stable_prompts else 1,
         ))
         snippets = self._code.fit(not_shown(snippets, path, shown, self.context_layout), prefix, suffix,
-                                  n_ctx if isinstance(n_ctx, int) else None, self.max_tokens)
+                                  n_ctx, self.max_tokens)
         text = build_prompt(
             self.backend.template,
             prefix=prefix,

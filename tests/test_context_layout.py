@@ -30,6 +30,20 @@ def test_overlapping_and_adjacent_pieces_run_on_without_repeating_lines() -> Non
     assert files[0].text == "a = 1\nb = 2\nc = 3\nd = 4\ne = 5"
 
 
+def test_a_stubs_open_docstring_is_closed_but_a_continued_one_is_not() -> None:
+    stub = 'class Request:\n    """A user-created request object.'
+    whole = 'def send(r):\n    """Send r.\n\n    More.\n    """\n    return r'
+    files = context_files([snip("m.py", 10, stub), snip("m.py", 40, whole)])
+    assert files[0].text == stub + '"""' + "\n\n" + whole
+    # the next piece continues the docstring (adjacent lines): nothing is added in between
+    head, rest = snip("m.py", 1, 'def f():\n    """Doc'), snip("m.py", 3, '    more."""\n    return 1')
+    files = context_files([head, rest])
+    assert files[0].text == 'def f():\n    """Doc\n    more."""\n    return 1'
+    stub_snip = snip("m.py", 10, stub)
+    ranked = context_files([stub_snip], ContextLayout(group=False))
+    assert ranked[0].text.endswith('object."""') and stub_snip.text == stub  # the snippet itself is unchanged
+
+
 def test_a_stub_shorter_than_its_range_is_kept_whole() -> None:
     stub = Snippet("m.py", 10, 40, 1.0, ["graph"], "def big(x): ...")
     files = context_files([snip("m.py", 1, "import os"), stub])

@@ -40,7 +40,7 @@ def context_files(kept: Sequence[Snippet], layout: ContextLayout = ContextLayout
     """The prompt's context files from snippets ranked best first, least relevant first (the
     best ends next to the code)."""
     if not layout.group:
-        return [ContextFile(s.path, s.text) for s in reversed(kept)]
+        return [ContextFile(s.path, close_docstring(s.text.rstrip("\n"))) for s in reversed(kept)]
     order: list[str] = []
     pieces: dict[str, list[Snippet]] = {}
     for s in kept:
@@ -61,7 +61,7 @@ def _keeps_same_file(s: Snippet, shown: tuple[int, int], mode: str) -> bool:
 
 def _join(snippets: list[Snippet], gap: str) -> str:
     """The pieces of one file in line order; overlapping or adjacent ones run on."""
-    out: list[str] = []
+    runs: list[str] = []
     last_end = None
     for s in sorted(snippets, key=lambda x: (x.start_line, x.end_line)):
         text = s.text.rstrip("\n")
@@ -72,10 +72,21 @@ def _join(snippets: list[Snippet], gap: str) -> str:
             text = "\n".join(text.split("\n")[skip:])
             if not text:
                 continue
-            out.append("\n" + text)
+            runs[-1] += "\n" + text
         elif last_end is not None and s.start_line == last_end + 1:
-            out.append("\n" + text)
+            runs[-1] += "\n" + text
         else:
-            out.append((gap if out else "") + text)
+            runs.append(text)
         last_end = max(last_end or 0, s.end_line)
-    return "".join(out)
+    return gap.join(close_docstring(r) for r in runs)
+
+
+def close_docstring(text: str) -> str:
+    """`text` with a docstring it leaves open closed on its last line (a stub keeps only a
+    docstring's first line): the code after it in the prompt must not read as a string. The
+    expected line's log-probability per token (60 tasks, paired): +0.010 [-0.000, +0.021] with
+    3 s prompts (4 tasks better, none worse by more than 0.1), -0.003 [-0.011, +0.005] with 8 s."""
+    for quotes in ('"""', "\'\'\'"):
+        if text.count(quotes) % 2:
+            return text + quotes
+    return text

@@ -115,6 +115,7 @@ def run_package(pkg: Package, tasks: list[Task], args) -> tuple[dict[str, list[d
         if args.head_share is not None:
             engine.head_share = args.head_share
         engine.mend_window = not args.raw_window
+        engine.heal = not args.no_heal
         # every task is a file just opened: measure the full prompt, not the quick cold-cache one
         engine.lean_read_ms = None
         info["model"] = engine.backend.name
@@ -156,7 +157,7 @@ def score_one(engine, jaccard: Jaccard | None, method: str, task: Task, query, w
     try:
         prompt = engine.prompt_for(query, **method_context(method, jaccard, task)[0])
         t0 = time.perf_counter()
-        score = scorer.score(prompt.text, want)
+        score = scorer.score(prompt.text, prompt.heal + want)  # a healed prompt left that part out
     except Exception as exc:  # one failing task is counted, not fatal
         rec["error"] = f"{type(exc).__name__}: {exc}"
         return rec
@@ -316,6 +317,8 @@ def main(argv: list[str] | None = None) -> int:
                     "log-probability under each method's prompt, no generation (gold_logprob.py)")
     ap.add_argument("--raw-window", action="store_true",
                     help="the code window without the scope headers above it (to measure them)")
+    ap.add_argument("--no-heal", action="store_true",
+                    help="no token healing: the prompt ends exactly at the cursor (to measure healing)")
     ap.add_argument("--head-share", type=float, help="share of the prompt for the file's own imports "
                     "(default: the engine's; 0: none)")
     args = ap.parse_args(argv)
@@ -341,6 +344,7 @@ def main(argv: list[str] | None = None) -> int:
             "prefix_share": args.prefix_share,
             "head_share": args.head_share,
             "raw_window": args.raw_window,
+            "heal": not args.no_heal,
             "score": args.score,
             "es": "1 - Levenshtein / max(len) of the stripped first lines",
         },

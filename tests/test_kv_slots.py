@@ -10,7 +10,6 @@ import pytest
 pytest.importorskip("llama_cpp")
 
 from ragls.engine.completion import CompletionEngine
-from ragls.engine.completion_prompt import avoid_at_start
 from ragls.indexing.workspace import WorkspaceIndex
 from ragls.models.backend import GenerationRequest
 from ragls.models.kv_slots import MIN_TOKENS
@@ -123,25 +122,3 @@ def test_the_cli_engine_never_answers_lean(project: WorkspaceIndex, backend: Loc
     result = engine.complete(CursorQuery("shop/service.py", 5, 24, buffer))
     assert result.source == "model"
     assert any(s.path == "shop/models.py" for s in result.context)
-
-
-def test_a_ruled_out_start_is_not_written(backend: LocalGGUFBackend) -> None:
-    backend._first_token._thread.join(30)  # the vocabulary's pieces are read after loading
-    prompt = FILE_A + "x = <|fim_suffix|><|fim_middle|>"
-    free = backend.generate(GenerationRequest(prompt, max_tokens=4, temperature=0.0, interactive=True))
-    first = free.text.lstrip()[:1]
-    assert first, "the tiny model wrote nothing to rule out"
-    banned = backend.generate(GenerationRequest(prompt, max_tokens=4, temperature=0.0, interactive=True,
-                                                avoid_start=(first,)))
-    assert banned.text and not banned.text.lstrip().startswith(first)
-
-
-def test_a_second_docstring_is_ruled_out_only_where_the_body_has_one() -> None:
-    with_doc = 'class A:\n    def f(self, x):\n        """Return x twice."""\n        '
-    assert avoid_at_start(with_doc, "python") == ('"""', "'''")
-    long_header = 'def g(\n    a,\n    b,\n) -> int:\n    """Add.\n\n    Args:\n        a: one\n    """\n    '
-    assert avoid_at_start(long_header, "python") == ('"""', "'''")
-    assert avoid_at_start("def f(x):\n    ", "python") == ()  # no docstring yet
-    assert avoid_at_start(with_doc + "y = 1\n        ", "python") == ()  # not the start
-    assert avoid_at_start('x = """text"""\n', "python") == ()  # not a body
-    assert avoid_at_start(with_doc, "javascript") == ()

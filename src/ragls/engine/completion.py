@@ -28,6 +28,7 @@ from ragls.engine.completion_prompt import (
     avoid_at_start,
     chat_messages,
     gains_from_context,
+    heal_cut,
     stable_head,
 )
 from ragls.engine.context_layout import ContextLayout, context_files, not_shown
@@ -98,6 +99,9 @@ class CompletionEngine:
         self.prefix_share = PREFIX_SHARE  # of the prompt, for the code before the cursor
         self.head_share = HEAD_SHARE  # at most this share of the prompt for the file's imports
         self.mend_window = True  # the scope headers above the window (code_window.py)
+        # token healing: the cursor line's last word piece or indentation is left out of the prompt
+        # and the answer held to begin with it (models/answer_start.py); off only to measure it
+        self.heal = True
         # in the editor, answer from a lean prompt when the full one would take longer than this
         # to read (None: never, e.g. a one-shot CLI request that has no next keystroke)
         self.lean_read_ms = lean_read_ms
@@ -282,17 +286,22 @@ class CompletionEngine:
         ))
         snippets = self._code.fit(not_shown(snippets, path, shown, self.context_layout), prefix, suffix,
                                   n_ctx, self.max_tokens)
+        heal = heal_cut(prefix) if self._can_heal() else ""
         text = build_prompt(
             self.backend.template,
-            prefix=prefix,
+            prefix=prefix[: len(prefix) - len(heal)],
             suffix=suffix,
             context=context_files(snippets, self.context_layout),
             path=path,
             language=language,
             repo=self.repo_name,
         )
-        return Prompt(text, stable_head(text, prefix, self.backend.template), prefix, suffix, snippets,
-                      cursor.prefix)
+        stable = stable_head(text, prefix[: len(prefix) - len(heal)], self.backend.template)
+        return Prompt(text, stable, prefix, suffix, snippets, cursor.prefix, heal)
+
+    def _can_heal(self) -> bool:
+        can_heal = getattr(self.backend, "can_heal", None)
+        return self.heal and self.prompt_style == "fim" and can_heal is not None and can_heal()
 
     def _generate(self, prompt: Prompt, language: str | None, cancel: CancelToken,
                   temperature: float | None = None, seed: int | None = None,
@@ -306,6 +315,7 @@ class CompletionEngine:
             return reply
         request = GenerationRequest(
             avoid_start=avoid_at_start(prompt.buffer_prefix, language),
+            heal=prompt.heal,
             prompt=prompt.text,
             max_tokens=self.max_tokens,
             temperature=self.temperature if temperature is None else temperature,

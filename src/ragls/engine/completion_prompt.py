@@ -3,15 +3,19 @@ the user types, its chat form, what the answer must not start with) and its resu
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from ragls.filetypes import comment_prefix
-from ragls.retrieval.body_context import body_start
+from ragls.retrieval.body_context import MAX_DOC_LINES, MAX_HEADER_LINES, body_start
 from ragls.retrieval.cursor import Cursor
 from ragls.retrieval.types import Snippet
 
 DOC_QUOTES = ('"""', "'''")
+# how a second docstring would open (raw ones too: sympy writes r"""; a body's first token can
+# then not be a lone name `r`)
+DOC_OPENINGS = (*DOC_QUOTES, 'r"""', "r'''")
 
 PREFIX_LINES = 60  # at most this many lines of the buffer before the cursor go into the prompt
 SUFFIX_LINES = 6  # a short suffix: it is read again on every keystroke
@@ -65,6 +69,7 @@ class Prompt:
     suffix: str
     context: list[Snippet]
     buffer_prefix: str = ""  # the whole buffer before the cursor (the prompt holds its end)
+    heal: str = ""  # the end of `prefix` left out of `text`; the answer must begin with it
 
 
 CURSOR_MARK = "<CURSOR>"
@@ -80,6 +85,20 @@ def chat_messages(prompt: Prompt, language: str | None) -> list[dict[str, str]]:
     parts = [f"File {s.path}:\n```{lang}\n{s.text}\n```" for s in reversed(prompt.context)]
     parts.append(f"Complete at {CURSOR_MARK}:\n```{lang}\n{prompt.prefix}{CURSOR_MARK}{prompt.suffix}\n```")
     return [{"role": "system", "content": CHAT_SYSTEM}, {"role": "user", "content": "\n\n".join(parts)}]
+
+
+# Token healing leaves the cursor line's last space or tab out of the prompt: a BPE
+# pre-tokenizer gives a run of spaces' last one to the word after it ("       " + " try"), so a
+# prompt that ends in whitespace shows the model a boundary it never saw in training.
+# Only whitespace: a prompt that ends at a word's last letter is a natural boundary when the
+# word is complete, and healing words measured worse while typing (README, completion).
+_HEAL = re.compile(r"[ \t]\Z")
+
+
+def heal_cut(prefix: str) -> str:
+    """What token healing leaves out at the end of `prefix` ("" for nothing)."""
+    m = _HEAL.search(prefix)
+    return m.group(0) if m else ""
 
 
 def stable_head(prompt: str, prefix: str, template: Any) -> int:
@@ -102,9 +121,9 @@ def avoid_at_start(prefix: str, language: str | None) -> tuple[str, ...]:
     line_before = prefix.rpartition("\n")[2]
     if language != "python" or line_before.strip() or not prefix.rstrip().endswith(DOC_QUOTES):
         return ()
-    lines = prefix.rsplit("\n", 64)  # enough for a long docstring below its header
+    lines = prefix.rsplit("\n", MAX_DOC_LINES + MAX_HEADER_LINES + 1)  # a long docstring and its header
     scope = body_start(language, lines, len(lines), len(line_before) + 1)
-    return DOC_QUOTES if scope is not None and scope.doc.strip() else ()
+    return DOC_OPENINGS if scope is not None and scope.doc.strip() else ()
 
 
 def gains_from_context(cursor: Cursor, language: str | None) -> bool:

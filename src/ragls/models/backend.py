@@ -37,6 +37,10 @@ class GenerationRequest:
     # The answer must not begin with any of these strings (e.g. a docstring where the function
     # already has one); local models rule out such first tokens, remote ones ignore it.
     avoid_start: tuple[str, ...] = ()
+    # Token healing: the end of the prompt's prefix that the engine left out (an empty line's
+    # indentation, half a word). The answer must begin with it and the backend returns only
+    # what follows it. Only for backends whose ``can_heal()`` is true (models/answer_start.py).
+    heal: str = ""
 
 
 @dataclass

@@ -23,9 +23,9 @@ from typing import Any
 from ragls.cancel import NEVER, CancelToken
 from ragls.errors import ModelError
 from ragls.lru import LRUCache
+from ragls.models.answer_start import AnswerStart
 from ragls.models.backend import GenerationRequest, GenerationResult, check_gguf_file, cut_at_stop, drain
 from ragls.models.fim import TEMPLATES, FimTemplate, detect_template
-from ragls.models.first_token import FirstTokenBan
 from ragls.models.gate import GATE
 from ragls.models.kv_slots import KVSlots
 
@@ -70,7 +70,7 @@ class LocalGGUFBackend:
             raise
         self.load_ms = (time.perf_counter() - t0) * 1000
         self._kv = KVSlots(self._llm)
-        self._first_token = FirstTokenBan(self._llm)
+        self._start = AnswerStart(self._llm)
         size_mb = max(1.0, self.path.stat().st_size / 1e6)
         self.read_tps_guess = min(5000.0, READ_TPS_PER_MB / size_mb)
         self.metadata: dict[str, str] = dict(self._llm.metadata or {})
@@ -188,13 +188,17 @@ class LocalGGUFBackend:
             return 0
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
+    def can_heal(self) -> bool:
+        """Whether a request's ``heal`` is honoured now (the vocabulary has been read)."""
+        return self._start.ready()
+
     def close(self) -> None:
         with self._lock:
             if self._closed:
                 return
             self._closed = True
         llm = self._llm
-        self._first_token.stop()
+        self._start.stop()
         self._executor.submit(llm.close).result()
         self._executor.shutdown(wait=True)
 
@@ -277,17 +281,18 @@ class LocalGGUFBackend:
         if not finished:
             finish = "cancelled" if cancel.cancelled else "preempted"
             return GenerationResult("", self.name, 0, finish, prompt_ms, len(tokens), reused, prompt_ms)
-        ban = self._first_token.processor(req.avoid_start, len(tokens)) if req.avoid_start else None
+        heal = req.heal if self.can_heal() else ""
+        start = self._start.processor(heal, req.avoid_start, len(tokens))
         try:
             stream = self._llm.create_completion(
                 tokens, max_tokens=max_tokens, temperature=req.temperature,
                 stop=list(req.stop) or None, stream=True,
                 seed=req.seed if req.seed is not None else self.seed,
-                logits_processor=None if ban is None else [ban],
+                logits_processor=None if start is None else [start],
             )
         except Exception as exc:
             raise ModelError(f"{self.name}: generation failed: {exc}") from exc
-        res = self._consume(stream, req.stop, cancel, on_text, yielding, t0)
+        res = self._consume(stream, req.stop, cancel, on_text, yielding, t0, heal)
         res.prompt_tokens, res.cached_tokens, res.prompt_ms = len(tokens), reused, prompt_ms
         logger.debug("%s: prompt %d tokens (%d cached) read in %.0f ms; %d tokens in %.0f ms (%s)",
                      self.name, len(tokens), reused, prompt_ms, res.tokens, res.elapsed_ms, res.finish_reason)
@@ -311,9 +316,12 @@ class LocalGGUFBackend:
 
     def _consume(self, stream: Iterator[dict[str, Any]], stops: list[str], cancel: CancelToken,
                  on_text: Callable[[str], bool] | None, yielding: Callable[[], bool],
-                 t0: float) -> GenerationResult:
-        """Drain a llama-cpp stream with the shared token loop (cancel, preemption, ``on_text``)."""
+                 t0: float, heal: str = "") -> GenerationResult:
+        """Drain a llama-cpp stream with the shared token loop (cancel, preemption, ``on_text``);
+        a healed start is taken off before the loop sees the text."""
         pieces = ((c.get("text") or "", c.get("finish_reason")) for c in map(_choice, stream))
+        if heal:
+            pieces = _after_heal(pieces, heal)
         try:
             text, tokens, finish, _ = drain(pieces, stops=list(stops), cancel=cancel, on_text=on_text,
                                             yielding=yielding)
@@ -332,6 +340,24 @@ def _choice(chunk: dict[str, Any]) -> dict[str, Any]:
 
 def _ms(t0: float) -> float:
     return (time.perf_counter() - t0) * 1000
+
+
+def _after_heal(pieces: Iterator[tuple[str, str | None]], heal: str) -> Iterator[tuple[str, str | None]]:
+    """The stream with the healed start taken off: nothing until the answer has covered `heal`,
+    then what follows it. An answer that does not begin with it ends at once, empty."""
+    head, healed = "", False
+    for piece, reason in pieces:
+        if healed:
+            yield piece, reason
+            continue
+        head += piece
+        if len(head) < len(heal) and not reason:
+            continue
+        if not head.startswith(heal):
+            yield "", reason or "stop"
+            return
+        healed = True
+        yield head[len(heal):], reason
 
 
 def _closing(pieces: Iterator[dict[str, Any]], stream: Any) -> Iterator[dict[str, Any]]:

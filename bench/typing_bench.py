@@ -107,6 +107,7 @@ def run(args: argparse.Namespace) -> dict:
     pauses: list[dict] = []
     firsts: list[float] = []
     first_shown: list[bool] = []
+    first_text: list[dict] = []  # the first suggestion in each file, and whether the line starts with it
     requests: list[dict] = []
     for pkg in packages:
         root = ensure_source(pkg)
@@ -135,6 +136,8 @@ def run(args: argparse.Namespace) -> dict:
                 result = first.wait(120)
                 firsts.append((first.arrived - opened) * 1000)
                 first_shown.append(bool(suggestion_text(result).strip()))
+                first_text.append({"task": task.id, "suggestion": suggestion_text(result),
+                                   "accept": would_accept(first_body_line(task), suggestion_text(result))})
                 time.sleep(max(0.0, args.open_s - (time.perf_counter() - opened)))
                 got, _ = type_line(client, uri, task, first_body_line(task), args.key_ms / 1000, 1)
                 pauses += got
@@ -155,6 +158,7 @@ def run(args: argparse.Namespace) -> dict:
         "pauses": len(pauses),
         "first_p50": percentile(firsts, 50), "first_p95": percentile(firsts, 95),
         "first_shown": sum(first_shown) / len(first_shown) if first_shown else 0.0,
+        "first_accept": sum(f["accept"] for f in first_text) / len(first_text) if first_text else 0.0,
         "key_p50": percentile(lat, 50), "key_p95": percentile(lat, 95),
         "shown": sum(p["shown"] for p in pauses) / len(pauses) if pauses else 0.0,
         "accept": sum(p["accept"] for p in pauses) / len(pauses) if pauses else 0.0,
@@ -170,6 +174,7 @@ def run(args: argparse.Namespace) -> dict:
         "overhead_p95": percentile([r["timings"].get("overhead_ms", 0.0) for r in model_reqs], 95),
     }
     report["pauses"], report["firsts_ms"], report["requests"] = pauses, firsts, requests
+    report["firsts"] = first_text
     return report
 
 
@@ -197,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
             ["first suggestion after opening a file (ms)", s["first_p50"], s["first_p95"],
              pct(s["first_shown"])],
             ["keystroke to suggestion, file open >= 4 s (ms)", s["key_p50"], s["key_p95"], pct(s["shown"])],
+            ["first suggestion the line starts with", "", "", pct(s["first_accept"])],
             ["suggestion the rest of the line starts with", "", "", pct(s["accept"])],
             ["prompt tokens per model request", s["prompt_p50"], "", ""],
             ["prompt tokens the model had to read", s["read_p50"], s["read_p95"], ""],

@@ -16,6 +16,11 @@ DOC_QUOTES = ('"""', "'''")
 # how a second docstring would open (raw ones too: sympy writes r"""; a body's first token can
 # then not be a lone name `r`)
 DOC_OPENINGS = (*DOC_QUOTES, 'r"""', "r'''")
+# openings of what follows a body rather than what starts one (a body's first token can then
+# not be a lone name `d`)
+NOT_A_BODY_START = ("@",)
+METHOD_NOT_A_BODY_START = ("def ",)
+_SELF_FIRST = re.compile(r"\(\s*(?:self|cls)\b")
 
 PREFIX_LINES = 60  # at most this many lines of the buffer before the cursor go into the prompt
 SUFFIX_LINES = 6  # a short suffix: it is read again on every keystroke
@@ -116,14 +121,24 @@ def stable_head(prompt: str, prefix: str, template: Any) -> int:
 
 
 def avoid_at_start(prefix: str, language: str | None) -> tuple[str, ...]:
-    """What an answer at the end of `prefix` must not begin with: a second docstring in a body
-    that has one (a small model often opens another)."""
+    """What an answer at the start of an empty body (the end of `prefix`) must not begin with.
+
+    A small model there often writes what comes after the body instead of the body: a second
+    docstring (where the function has one), a decorator, or, in a method, the next method's
+    `def` line (in typing_bench.py 4 of 24 first suggestions in a file just opened were a
+    neighbour's `def ...(self)`). A nested function stays possible outside classes.
+    """
     line_before = prefix.rpartition("\n")[2]
-    if language != "python" or line_before.strip() or not prefix.rstrip().endswith(DOC_QUOTES):
+    if language != "python" or line_before.strip():
         return ()
     lines = prefix.rsplit("\n", MAX_DOC_LINES + MAX_HEADER_LINES + 1)  # a long docstring and its header
     scope = body_start(language, lines, len(lines), len(line_before) + 1)
-    return DOC_OPENINGS if scope is not None and scope.doc.strip() else ()
+    if scope is None:
+        return ()
+    doc = DOC_OPENINGS if scope.doc.strip() else ()
+    # the class line may be above the lines looked at: a `self` or `cls` first parameter says it too
+    method = scope.parent is not None or _SELF_FIRST.search(scope.header) is not None
+    return (*doc, *NOT_A_BODY_START, *(METHOD_NOT_A_BODY_START if method else ()))
 
 
 def gains_from_context(cursor: Cursor, language: str | None) -> bool:

@@ -9,10 +9,11 @@ answer is held to begin with it: while the answer has not yet covered the left-o
 tokens that agree with it may be sampled, and after healed whitespace no more whitespace (the
 line's indentation is the user's). The backend hands back what follows it.
 
-Ruled-out starts. A small code model at the start of a function body that already has a
-docstring often opens a second one. Those tokens are ruled out until the answer holds more
-than whitespace (after the healed part), so its most likely code comes instead, with no second
-generation.
+Ruled-out starts. A small code model at the start of an empty function body often writes
+what follows the body instead: a second docstring, a decorator, the next method's `def`
+(`completion_prompt.avoid_at_start` says which). Those tokens are ruled out until the answer
+holds more than whitespace (after the healed part), so its most likely code comes instead,
+with no second generation.
 
 The vocabulary's pieces are read once, on a background thread after the model loads; until
 then nothing is constrained (and the engine does not heal).

@@ -99,8 +99,8 @@ class CompletionEngine:
         self.prefix_share = PREFIX_SHARE  # of the prompt, for the code before the cursor
         self.head_share = HEAD_SHARE  # at most this share of the prompt for the file's imports
         self.mend_window = True  # the scope headers above the window (code_window.py)
-        # token healing: the cursor line's last word piece or indentation is left out of the prompt
-        # and the answer held to begin with it (models/answer_start.py); off only to measure it
+        # token healing: the cursor line's last space or tab is left out of the prompt and the
+        # answer held to begin with it (models/answer_start.py); off only to measure it
         self.heal = True
         # in the editor, answer from a lean prompt when the full one would take longer than this
         # to read (None: never, e.g. a one-shot CLI request that has no next keystroke)
@@ -287,17 +287,18 @@ class CompletionEngine:
         snippets = self._code.fit(not_shown(snippets, path, shown, self.context_layout), prefix, suffix,
                                   n_ctx, self.max_tokens)
         heal = heal_cut(prefix) if self._can_heal() else ""
+        kept = prefix[: len(prefix) - len(heal)]
         text = build_prompt(
             self.backend.template,
-            prefix=prefix[: len(prefix) - len(heal)],
+            prefix=kept,
             suffix=suffix,
             context=context_files(snippets, self.context_layout),
             path=path,
             language=language,
             repo=self.repo_name,
         )
-        stable = stable_head(text, prefix[: len(prefix) - len(heal)], self.backend.template)
-        return Prompt(text, stable, prefix, suffix, snippets, cursor.prefix, heal)
+        return Prompt(text, stable_head(text, kept, self.backend.template), prefix, suffix, snippets,
+                      cursor.prefix, heal)
 
     def _can_heal(self) -> bool:
         can_heal = getattr(self.backend, "can_heal", None)

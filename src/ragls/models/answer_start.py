@@ -34,16 +34,48 @@ from ragls.lru import LRUCache
 logger = logging.getLogger(__name__)
 
 
+class _Index:
+    """Byte strings sorted for prefix look-ups: which ids' strings begin with a text, or are one."""
+
+    def __init__(self, strings: list[bytes]) -> None:
+        order = sorted(range(len(strings)), key=strings.__getitem__)
+        self.sorted = [strings[i] for i in order]
+        self.order = np.array(order, dtype=np.int64)
+        self.exact: dict[bytes, list[int]] = {}
+        for i, p in enumerate(strings):
+            if p:
+                self.exact.setdefault(p, []).append(i)
+
+    def starting_with(self, text: bytes) -> np.ndarray:
+        """Ids whose string begins with `text` (a range of the sorted strings)."""
+        lo = bisect.bisect_left(self.sorted, text)
+        hi = lo
+        if text and text[-1] < 255:
+            hi = bisect.bisect_left(self.sorted, text[:-1] + bytes([text[-1] + 1]), lo)
+        else:
+            while hi < len(self.sorted) and self.sorted[hi].startswith(text):
+                hi += 1
+        return self.order[lo:hi]
+
+    def prefixes_of(self, text: bytes, shortest: int = 1) -> np.ndarray:
+        """Ids whose string is a proper prefix of `text`, at least `shortest` bytes long."""
+        return np.array([i for k in range(shortest, len(text)) for i in self.exact.get(text[:k], ())],
+                        dtype=np.int64)
+
+    def opening(self, text: bytes, shortest: int = 1) -> np.ndarray:
+        """Ids whose string begins with `text` or is a proper prefix of it (a token that could start it)."""
+        return np.union1d(self.starting_with(text), self.prefixes_of(text, shortest))
+
+
 class AnswerStart:
-    """The vocabulary's pieces, sorted for prefix look-ups, and the logits processors built on them."""
+    """The vocabulary's pieces, indexed for prefix look-ups, and the logits processors built on them."""
 
     def __init__(self, llm: Any) -> None:
         self._llm = llm
         self._pieces: list[bytes] | None = None
-        self._sorted: list[bytes] = []
-        self._order: np.ndarray = np.zeros(0, dtype=np.int64)
-        self._exact: dict[bytes, list[int]] = {}
-        self._allowed: LRUCache[tuple[bytes, tuple[str, ...]], np.ndarray] = LRUCache(256)
+        self._raw: _Index | None = None  # the pieces as they are
+        self._bare: _Index | None = None  # the pieces without leading whitespace
+        self._sets: LRUCache[tuple[Any, ...], np.ndarray] = LRUCache(256)
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._read_vocab, name="ragls-vocab", daemon=True)
         self._thread.start()
@@ -56,14 +88,8 @@ class AnswerStart:
                 if self._stopped.is_set():  # the model is being closed: never read freed memory
                     return
                 pieces.append(model.token_to_piece(i, special=False).rstrip(b"\x00"))
-            order = sorted(range(len(pieces)), key=pieces.__getitem__)
-            exact: dict[bytes, list[int]] = {}
-            for i, p in enumerate(pieces):
-                if p:
-                    exact.setdefault(p, []).append(i)
-            self._sorted = [pieces[i] for i in order]
-            self._order = np.array(order, dtype=np.int64)
-            self._exact = exact
+            self._raw = _Index(pieces)
+            self._bare = _Index([p.lstrip() for p in pieces])
             self._pieces = pieces  # last: ready() turns true once everything above is in place
         except Exception:  # best effort: without the pieces nothing is constrained
             logger.debug("cannot read the vocabulary's pieces", exc_info=True)
@@ -81,58 +107,48 @@ class AnswerStart:
         self._stopped.set()
         self._thread.join()
 
-    # --- token sets ----------------------------------------------------------------------------
+    # --- token sets (each built once, from the sorted pieces) -----------------------------------
 
-    def _starting_with(self, text: bytes) -> np.ndarray:
-        """Ids of the pieces that begin with `text` (a range of the sorted pieces)."""
-        lo = bisect.bisect_left(self._sorted, text)
-        hi = lo
-        if text and text[-1] < 255:
-            hi = bisect.bisect_left(self._sorted, text[:-1] + bytes([text[-1] + 1]), lo)
-        else:
-            while hi < len(self._sorted) and self._sorted[hi].startswith(text):
-                hi += 1
-        return self._order[lo:hi]
+    def _memo(self, key: tuple[Any, ...], build: Any) -> np.ndarray:
+        hit = self._sets.get(key)
+        if hit is None:
+            hit = build()
+            self._sets.put(key, hit)
+        return hit
 
     def allowed(self, left: bytes, avoid: Sequence[str] = (), tight: bool = False) -> np.ndarray:
         """Ids of tokens that agree with the healed text still to come (`left`): pieces that
         begin with it, or with which it begins. Pieces that run past it must not open the
         answer with one of `avoid`, nor (`tight`: the healed text is the line's indentation)
         with more whitespace."""
-        key = (left, tuple(avoid), tight)
-        hit = self._allowed.get(key)
-        if hit is not None:
-            return hit
-        pieces = self._pieces or []
-        longer = [int(i) for i in self._starting_with(left)]
-        if avoid:
-            longer = [i for i in longer if not _opens_with(pieces[i][len(left):], avoid)]
-        if tight:
-            longer = [i for i in longer if pieces[i][len(left):len(left) + 1] not in _SPACE]
-        shorter = [i for k in range(1, len(left)) for i in self._exact.get(left[:k], ())]
-        ids = np.array(sorted(set(longer + shorter)), dtype=np.int64)
-        self._allowed.put(key, ids)
-        return ids
+        return self._memo(("allowed", left, tuple(avoid), tight), lambda: self._allowed(left, avoid, tight))
+
+    def _allowed(self, left: bytes, avoid: Sequence[str], tight: bool) -> np.ndarray:
+        raw, pieces = self._raw, self._pieces or []
+        assert raw is not None
+        longer = raw.starting_with(left)
+        if tight:  # past `left` comes no whitespace, so what follows it opens the answer as it is
+            out = [raw.starting_with(left + s) for s in _SPACE]
+            out += [raw.opening(left + w.encode(), len(left) + 1) for w in avoid]
+            longer = np.setdiff1d(longer, np.concatenate(out)) if out else longer
+        elif avoid:
+            keep = [i for i in longer if not _opens_with(pieces[i][len(left):], avoid)]
+            longer = np.array(keep, dtype=np.int64)
+        return np.union1d(longer, raw.prefixes_of(left))
 
     def ruled_out(self, avoid: Sequence[str]) -> np.ndarray:
         """Ids of tokens that would open an answer (leading whitespace aside) with one of `avoid`."""
-        key = (b"\x00avoid", tuple(avoid), False)
-        hit = self._allowed.get(key)
-        if hit is not None:
-            return hit
-        ids = np.array([i for i, p in enumerate(self._pieces or []) if _opens_with(p, avoid)], dtype=np.int64)
-        self._allowed.put(key, ids)
-        return ids
+        bare = self._bare
+        assert bare is not None
+        return self._memo(("avoid", tuple(avoid)), lambda: np.unique(np.concatenate(
+            [bare.opening(w.encode()) for w in avoid])))
 
     def spacing(self) -> np.ndarray:
         """Ids of tokens that begin with whitespace (a newline included)."""
-        key = (b"\x00space", (), False)
-        hit = self._allowed.get(key)
-        if hit is not None:
-            return hit
-        ids = np.array([i for i, p in enumerate(self._pieces or []) if p[:1] in _SPACE], dtype=np.int64)
-        self._allowed.put(key, ids)
-        return ids
+        raw = self._raw
+        assert raw is not None
+        return self._memo(("space",), lambda: np.unique(np.concatenate(
+            [raw.starting_with(c) for c in _SPACE])))
 
     # --- the processor -------------------------------------------------------------------------
 

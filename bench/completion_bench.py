@@ -116,6 +116,8 @@ def run_package(pkg: Package, tasks: list[Task], args) -> tuple[dict[str, list[d
             engine.head_share = args.head_share
         engine.mend_window = not args.raw_window
         engine.heal = not args.no_heal
+        if args.suffix_share is not None:
+            engine.suffix_share = args.suffix_share
         # every task is a file just opened: measure the full prompt, not the quick cold-cache one
         engine.lean_read_ms = None
         info["model"] = engine.backend.name
@@ -317,6 +319,9 @@ def main(argv: list[str] | None = None) -> int:
                     "log-probability under each method's prompt, no generation (gold_logprob.py)")
     ap.add_argument("--raw-window", action="store_true",
                     help="the code window without the scope headers above it (to measure them)")
+    ap.add_argument("--suffix-share", type=float, help="share of the prompt for the code after the "
+                    "cursor (default: the engine's; with --methods none --cold-prompt-ms 1000 it is "
+                    "the editor's lean first prompt)")
     ap.add_argument("--no-heal", action="store_true",
                     help="no token healing: the prompt ends exactly at the cursor (to measure healing)")
     ap.add_argument("--head-share", type=float, help="share of the prompt for the file's own imports "
@@ -345,6 +350,7 @@ def main(argv: list[str] | None = None) -> int:
             "head_share": args.head_share,
             "raw_window": args.raw_window,
             "heal": not args.no_heal,
+            "suffix_share": args.suffix_share,
             "score": args.score,
             "es": "1 - Levenshtein / max(len) of the stripped first lines",
         },

@@ -41,6 +41,7 @@ class CodeBudget:
     n_ctx: int | None
     align: int
     mend: bool = True  # the scope headers above the window (off: to measure them)
+    suffix_share: float = SUFFIX_SHARE  # of `target`, for the code after the cursor
 
 
 class CodeWindow:
@@ -63,7 +64,7 @@ class CodeWindow:
             for _ in range(2):  # the scope headers above the window come out of its share too
                 scope = self._scope(cursor, language, prefix) if budget.mend else ""
                 prefix = self.trim_prefix(prefix, tokens - (self.count(scope) if scope else 0), align)
-            suffix = self._trim_suffix(suffix, int(target * SUFFIX_SHARE))
+            suffix = self._trim_suffix(suffix, int(target * budget.suffix_share))
         elif budget.n_ctx is not None:  # the code around the cursor always gets at least half the window
             prefix = self.trim_prefix(prefix, budget.n_ctx // 2, align)
             suffix = self._trim_suffix(suffix, budget.n_ctx // 8)

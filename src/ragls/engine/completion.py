@@ -99,6 +99,7 @@ class CompletionEngine:
         self.prefix_share = PREFIX_SHARE  # of the prompt, for the code before the cursor
         self.head_share = HEAD_SHARE  # at most this share of the prompt for the file's imports
         self.mend_window = True  # the scope headers above the window (code_window.py)
+        self.suffix_share = SUFFIX_SHARE  # of the prompt, for the code after the cursor
         # token healing: the cursor line's last space or tab is left out of the prompt and the
         # answer held to begin with it (models/answer_start.py); off only to measure it
         self.heal = True
@@ -226,7 +227,7 @@ class CompletionEngine:
         target = self.prompt_tokens_target()
         if target is None:
             return self.budget_tokens
-        return min(self.budget_tokens, int(target * (1 - self.prefix_share - SUFFIX_SHARE)))
+        return min(self.budget_tokens, int(target * (1 - self.prefix_share - self.suffix_share)))
 
     def _context(self, query: CursorQuery, cursor: Cursor, language: str | None, no_context: bool,
                  override: list[Snippet] | None, cancel: CancelToken,
@@ -278,11 +279,12 @@ class CompletionEngine:
         n_ctx = n_ctx if isinstance(n_ctx, int) else None  # None: a remote model's window is unknown
         prefix, suffix, shown = self._code.build(cursor, language, CodeBudget(
             target,
-            share=self.prefix_share if snippets else 1 - SUFFIX_SHARE,  # no context: the code gets its share
+            share=self.prefix_share if snippets else 1 - self.suffix_share,  # no context: all the code's
             head_share=self.head_share if head else 0.0,
             mend=self.mend_window,
             n_ctx=n_ctx,
             align=WINDOW_ALIGN if self.stable_prompts else 1,
+            suffix_share=self.suffix_share,
         ))
         snippets = self._code.fit(not_shown(snippets, path, shown, self.context_layout), prefix, suffix,
                                   n_ctx, self.max_tokens)

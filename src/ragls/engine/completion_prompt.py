@@ -31,6 +31,9 @@ WINDOW_ALIGN = 16
 # on 60 empty-body tasks with the 0.5B model (bench/completion_bench.py --prefix-share): first-line
 # ES 0.280 at 0.45, 0.297 at 0.65, 0.272 at 0.80 (where the gold left the context a quarter of
 # the time); differences this size are within the noise of 60 tasks (see the paired intervals).
+# The suffix's share in the lean 1 s prompt (--methods none --cold-prompt-ms 1000 --suffix-share):
+# 0.25 against 0.08 gave ES +0.023 [-0.025, +0.074] and log-probability +0.05 [-0.16, +0.27],
+# noise both; in the full prompt the suffix is read again on every keystroke.
 PREFIX_SHARE, SUFFIX_SHARE = 0.65, 0.08
 # At most this share of the prompt (taken from the code's) for the file's own imports above the
 # window (file_head.py): the expected line's log-probability per token -2.614 with them, -2.683

@@ -9,6 +9,14 @@ import numpy as np
 import pytest
 
 from ragls.engine.completion_prompt import DOC_OPENINGS, avoid_at_start, heal_cut
+from ragls.retrieval.cursor import Cursor
+
+
+def at(text: str) -> Cursor:
+    """A cursor at the end of `text`."""
+    lines = text.split("\n")
+    return Cursor.at(text, len(lines), len(lines[-1]) + 1)
+
 
 FILE_A = "<|file_sep|>a.py\n<|fim_prefix|>" + "".join(f"alpha_{i} = compute({i}, 'a')\n" for i in range(20))
 
@@ -24,23 +32,23 @@ def test_heal_cut_leaves_out_the_space_the_next_token_would_start_with() -> None
 
 def test_a_second_docstring_is_ruled_out_only_where_the_body_has_one() -> None:
     with_doc = 'class A:\n    def f(self, x):\n        """Return x twice."""\n        '
-    assert set(DOC_OPENINGS) <= set(avoid_at_start(with_doc, "python"))
+    assert set(DOC_OPENINGS) <= set(avoid_at_start(at(with_doc), "python"))
     long_header = 'def g(\n    a,\n    b,\n) -> int:\n    """Add.\n\n    Args:\n        a: one\n    """\n    '
-    assert set(DOC_OPENINGS) <= set(avoid_at_start(long_header, "python"))
+    assert set(DOC_OPENINGS) <= set(avoid_at_start(at(long_header), "python"))
     long_doc = 'def h():\n    """Run.\n' + "    More.\n" * 120 + '    """\n    '  # flask's run() has 60 lines
-    assert set(DOC_OPENINGS) <= set(avoid_at_start(long_doc, "python"))
-    assert not set(DOC_OPENINGS) & set(avoid_at_start("def f(x):\n    ", "python"))  # no docstring yet
-    assert avoid_at_start(with_doc + "y = 1\n        ", "python") == ()  # not the start
-    assert avoid_at_start('x = """text"""\n', "python") == ()  # not a body
-    assert avoid_at_start(with_doc, "javascript") == ()
+    assert set(DOC_OPENINGS) <= set(avoid_at_start(at(long_doc), "python"))
+    assert not set(DOC_OPENINGS) & set(avoid_at_start(at("def f(x):\n    "), "python"))  # no docstring yet
+    assert avoid_at_start(at(with_doc + "y = 1\n        "), "python") == ()  # not the start
+    assert avoid_at_start(at('x = """text"""\n'), "python") == ()  # not a body
+    assert avoid_at_start(at(with_doc), "javascript") == ()
 
 
 def test_an_empty_body_does_not_open_with_what_follows_a_body() -> None:
-    assert "@" in avoid_at_start("def f(x):\n    ", "python")  # a decorator belongs to the next function
-    assert "def " not in avoid_at_start("def f(x):\n    ", "python")  # a nested function may come first
+    assert "@" in avoid_at_start(at("def f(x):\n    "), "python")  # a decorator belongs to the next function
+    assert "def " not in avoid_at_start(at("def f(x):\n    "), "python")  # a nested function may come first
     method = '    @property\n    def is_success(self) -> bool:\n        """2xx."""\n        '
-    assert "def " in avoid_at_start(method, "python")  # a method's body does not start the next method
-    assert "def " in avoid_at_start("class A:\n    def f(self):\n        ", "python")
+    assert "def " in avoid_at_start(at(method), "python")  # a method's body does not start the next method
+    assert "def " in avoid_at_start(at("class A:\n    def f(self):\n        "), "python")
 
 
 # --- the tiny model ------------------------------------------------------------------------------

@@ -300,7 +300,7 @@ class CompletionEngine:
             repo=self.repo_name,
         )
         return Prompt(text, stable_head(text, kept, self.backend.template), prefix, suffix, snippets,
-                      cursor.prefix, heal)
+                      avoid_at_start(cursor, language), heal)
 
     def _can_heal(self) -> bool:
         can_heal = getattr(self.backend, "can_heal", None)
@@ -317,7 +317,7 @@ class CompletionEngine:
             reply.text = extract_code(reply.text)
             return reply
         request = GenerationRequest(
-            avoid_start=avoid_at_start(prompt.buffer_prefix, language),
+            avoid_start=prompt.avoid,
             heal=prompt.heal,
             prompt=prompt.text,
             max_tokens=self.max_tokens,

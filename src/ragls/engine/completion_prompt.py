@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ragls.filetypes import comment_prefix
-from ragls.retrieval.body_context import MAX_DOC_LINES, MAX_HEADER_LINES, body_start
+from ragls.retrieval.body_context import body_start
 from ragls.retrieval.cursor import Cursor
 from ragls.retrieval.types import Snippet
 
@@ -76,7 +76,7 @@ class Prompt:
     prefix: str  # the windowed prefix and suffix the prompt holds
     suffix: str
     context: list[Snippet]
-    buffer_prefix: str = ""  # the whole buffer before the cursor (the prompt holds its end)
+    avoid: tuple[str, ...] = ()  # what the answer must not open with (avoid_at_start)
     heal: str = ""  # the end of `prefix` left out of `text`; the answer must begin with it
 
 
@@ -123,23 +123,21 @@ def stable_head(prompt: str, prefix: str, template: Any) -> int:
     return at + prefix.rfind("\n") + 1
 
 
-def avoid_at_start(prefix: str, language: str | None) -> tuple[str, ...]:
-    """What an answer at the start of an empty body (the end of `prefix`) must not begin with.
+def avoid_at_start(cursor: Cursor, language: str | None) -> tuple[str, ...]:
+    """What an answer at the start of an empty body (at `cursor`) must not begin with.
 
     A small model there often writes what comes after the body instead of the body: a second
     docstring (where the function has one), a decorator, or, in a method, the next method's
     `def` line (in typing_bench.py 4 of 24 first suggestions in a file just opened were a
     neighbour's `def ...(self)`). A nested function stays possible outside classes.
     """
-    line_before = prefix.rpartition("\n")[2]
-    if language != "python" or line_before.strip():
+    if language != "python" or cursor.line_before.strip():
         return ()
-    lines = prefix.rsplit("\n", MAX_DOC_LINES + MAX_HEADER_LINES + 1)  # a long docstring and its header
-    scope = body_start(language, lines, len(lines), len(line_before) + 1)
+    scope = body_start(language, cursor.lines, cursor.line, cursor.col)  # the buffer split once
     if scope is None:
         return ()
     doc = DOC_OPENINGS if scope.doc.strip() else ()
-    # the class line may be above the lines looked at: a `self` or `cls` first parameter says it too
+    # a class around it, or (a buffer fragment without the class line) a `self` or `cls` first parameter
     method = scope.parent is not None or _SELF_FIRST.search(scope.header) is not None
     return (*doc, *NOT_A_BODY_START, *(METHOD_NOT_A_BODY_START if method else ()))
 

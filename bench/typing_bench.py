@@ -135,9 +135,10 @@ def run(args: argparse.Namespace) -> dict:
                 first = client.inline_completion(uri, task.line - 1, task.col - 1)
                 result = first.wait(120)
                 firsts.append((first.arrived - opened) * 1000)
-                first_shown.append(bool(suggestion_text(result).strip()))
-                first_text.append({"task": task.id, "suggestion": suggestion_text(result),
-                                   "accept": would_accept(first_body_line(task), suggestion_text(result))})
+                shown = suggestion_text(result)
+                first_shown.append(bool(shown.strip()))
+                first_text.append({"task": task.id, "suggestion": shown,
+                                   "accept": would_accept(first_body_line(task), shown)})
                 time.sleep(max(0.0, args.open_s - (time.perf_counter() - opened)))
                 got, _ = type_line(client, uri, task, first_body_line(task), args.key_ms / 1000, 1)
                 pauses += got

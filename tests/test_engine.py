@@ -378,3 +378,27 @@ def test_typing_into_a_string_keeps_the_lines_context(project: WorkspaceIndex) -
     # a new line that starts inside a comment gains nothing from context: nothing is retrieved
     comment = engine.complete(CursorQuery("shop/service.py", 6, 99, buffer + "x = 1\n    # the total of"))
     assert comment.context == [] and len(retriever.answers) == 1
+
+
+def test_a_small_prompt_is_all_code_and_asks_for_no_context(project: WorkspaceIndex, tiny_backend) -> None:
+    from ragls.engine.completion import CompletionEngine
+    from ragls.engine.completion_prompt import MIN_CODE_TOKENS
+    from ragls.retrieval.types import CursorQuery, Snippet
+
+    stub = Snippet("shop/models.py", 6, 8, 1.0, ["graph"], 'def load_order(order_id):\n    """Fetch an order."""')
+    retriever = FixedRetriever([stub], [stub])
+    engine = CompletionEngine(project, retriever, tiny_backend, max_tokens=8)
+    engine.read_speed.observe = lambda res: None
+    filler = "\n".join(f"def step_{i}(x):\n    return sorted(x)\n" for i in range(40))
+    buffer = f"from shop.models import load_order\n\n{filler}\n\ndef total(order_id):\n    "
+    query = CursorQuery("shop/service.py", buffer.count("\n") + 1, 5, buffer)
+    engine.read_speed.tps = 60.0  # a slow model: 180 tokens in 3 s, under the code's floor
+    assert engine.prompt_tokens_target() <= MIN_CODE_TOKENS and engine.context_budget() == 0
+    small = engine.prompt_for(query)
+    assert small.context == [] and len(retriever.answers) == 2  # the retriever was not asked
+    engine.read_speed.tps = 200.0  # 600 tokens: the code keeps its share, context gets the rest
+    assert engine.context_budget() > 0
+    large = engine.prompt_for(query)
+    assert [s.path for s in large.context] == ["shop/models.py"] and len(retriever.answers) == 1
+    # the code's share of a prompt with context: never under the floor, the prefix share above it
+    assert engine.code_share(320) * 320 >= MIN_CODE_TOKENS and engine.code_share(2000) == engine.prefix_share

@@ -20,6 +20,8 @@ from ragls.engine.buffer import extract_code
 from ragls.engine.code_window import CodeBudget, CodeWindow
 from ragls.engine.completion_prompt import (
     HEAD_SHARE,
+    MIN_CODE_TOKENS,
+    MIN_CONTEXT_TOKENS,
     PREFIX_SHARE,
     SUFFIX_SHARE,
     WINDOW_ALIGN,
@@ -227,7 +229,14 @@ class CompletionEngine:
         target = self.prompt_tokens_target()
         if target is None:
             return self.budget_tokens
-        return min(self.budget_tokens, int(target * (1 - self.prefix_share - self.suffix_share)))
+        budget = min(self.budget_tokens, int(target * (1 - self.code_share(target) - self.suffix_share)))
+        return budget if budget >= MIN_CONTEXT_TOKENS else 0
+
+    def code_share(self, target: int | None) -> float:
+        """Share of a `target`-token prompt with context for the code before the cursor: the
+        prefix share, and at least MIN_CODE_TOKENS (a small prompt is all code)."""
+        floor = MIN_CODE_TOKENS / target if target else 0.0
+        return min(1 - self.suffix_share, max(self.prefix_share, floor))
 
     def _context(self, query: CursorQuery, cursor: Cursor, language: str | None, no_context: bool,
                  override: list[Snippet] | None, cancel: CancelToken,
@@ -246,6 +255,8 @@ class CompletionEngine:
             if not gains_from_context(cursor, language):
                 return []
             budget = self.context_budget()
+            if budget <= 0:
+                return []
             query = CursorQuery(query.path, query.line, query.col, cursor.text)
             snippets = self.retriever.retrieve(query, budget_tokens=budget, cancel=cancel).snippets
             if self.stable_prompts:
@@ -279,7 +290,7 @@ class CompletionEngine:
         n_ctx = n_ctx if isinstance(n_ctx, int) else None  # None: a remote model's window is unknown
         prefix, suffix, shown = self._code.build(cursor, language, CodeBudget(
             target,
-            share=self.prefix_share if snippets else 1 - self.suffix_share,  # no context: all the code's
+            share=self.code_share(target) if snippets else 1 - self.suffix_share,  # no context: all the code's
             head_share=self.head_share if head else 0.0,
             mend=self.mend_window,
             n_ctx=n_ctx,

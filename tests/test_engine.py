@@ -181,27 +181,21 @@ def test_generated_tests_import_the_target_when_the_model_forgets(project: Works
     assert "return 0" not in code and code.startswith("from shop.service import apply_discount")
 
 
-def test_completion_pipeline_with_a_real_gguf(project: WorkspaceIndex, tmp_path: Path) -> None:
-    from gguf_tiny import make_tiny_gguf
-
+def test_completion_pipeline_with_a_real_gguf(project: WorkspaceIndex, tiny_backend) -> None:
     from ragls.engine.completion import CompletionEngine
-    from ragls.models.local_gguf import LocalGGUFBackend
     from ragls.retrieval.types import CursorQuery
 
-    model = make_tiny_gguf(tmp_path / "tiny.gguf", "llama")
-    backend = LocalGGUFBackend(model, n_ctx=512, threads=1)
-    try:
-        engine = CompletionEngine(project, Retriever(project), backend, budget_tokens=200, max_tokens=8)
-        buffer = "from shop.models import load_order\n\n\ndef total(order_id):\n    order = load_order("
-        result = engine.complete(CursorQuery("shop/service.py", 5, 24, buffer))
-        assert result.model == backend.name
-        assert set(result.timings) >= {"retrieval_ms", "prompt_ms", "generation_ms"}
-        assert any(s.path == "shop/models.py" for s in result.context)  # cross-file context was used
-        assert isinstance(result.completion, str)
-        bare = engine.complete(CursorQuery("shop/service.py", 5, 24, buffer), no_context=True)
-        assert bare.context == []
-    finally:
-        backend.close()
+    # the tiny model's window (2,048 tokens) leaves room for context beside the code's floor
+    backend = tiny_backend
+    engine = CompletionEngine(project, Retriever(project), backend, budget_tokens=200, max_tokens=8)
+    buffer = "from shop.models import load_order\n\n\ndef total(order_id):\n    order = load_order("
+    result = engine.complete(CursorQuery("shop/service.py", 5, 24, buffer))
+    assert result.model == backend.name
+    assert set(result.timings) >= {"retrieval_ms", "prompt_ms", "generation_ms"}
+    assert any(s.path == "shop/models.py" for s in result.context)  # cross-file context was used
+    assert isinstance(result.completion, str)
+    bare = engine.complete(CursorQuery("shop/service.py", 5, 24, buffer), no_context=True)
+    assert bare.context == []
 
 
 def test_a_rewrite_is_not_offered_as_a_fix(project: WorkspaceIndex) -> None:
@@ -385,7 +379,8 @@ def test_a_small_prompt_is_all_code_and_asks_for_no_context(project: WorkspaceIn
     from ragls.engine.completion_prompt import MIN_CODE_TOKENS
     from ragls.retrieval.types import CursorQuery, Snippet
 
-    stub = Snippet("shop/models.py", 6, 8, 1.0, ["graph"], 'def load_order(order_id):\n    """Fetch an order."""')
+    stub = Snippet("shop/models.py", 6, 8, 1.0, ["graph"],
+                   'def load_order(order_id):\n    """Fetch an order."""')
     retriever = FixedRetriever([stub], [stub])
     engine = CompletionEngine(project, retriever, tiny_backend, max_tokens=8)
     engine.read_speed.observe = lambda res: None

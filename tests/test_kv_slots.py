@@ -100,7 +100,9 @@ def test_a_cold_editor_request_is_lean_and_the_next_one_full(project: WorkspaceI
                                                               backend: LocalGGUFBackend) -> None:
     engine = CompletionEngine(project, Retriever(project), backend, budget_tokens=300, max_tokens=12,
                               lean_read_ms=1000.0)
-    engine.read_speed.tps = 50.0  # as slow as a real model on two cores: the full head is cold
+    # as slow as the 0.5B model on two cores: the full head (with context: 450 tokens leave room
+    # beside the code's floor) is cold, more than a second's reading
+    engine.read_speed.tps = 150.0
     engine.read_speed.observe = lambda res: None
     buffer = "from shop.models import load_item_3\n\n\ndef total(order_id):\n    item = load_item_3("
     query = CursorQuery("shop/service.py", 5, 24, buffer)
@@ -117,7 +119,7 @@ def test_a_cold_editor_request_is_lean_and_the_next_one_full(project: WorkspaceI
 
 def test_the_cli_engine_never_answers_lean(project: WorkspaceIndex, backend: LocalGGUFBackend) -> None:
     engine = CompletionEngine(project, Retriever(project), backend, budget_tokens=300, max_tokens=8)
-    engine.read_speed.tps = 50.0
+    engine.read_speed.tps = 150.0
     buffer = "from shop.models import load_item_3\n\n\ndef total(order_id):\n    item = load_item_3("
     result = engine.complete(CursorQuery("shop/service.py", 5, 24, buffer))
     assert result.source == "model"

@@ -290,7 +290,7 @@ class CompletionEngine:
         n_ctx = n_ctx if isinstance(n_ctx, int) else None  # None: a remote model's window is unknown
         prefix, suffix, shown = self._code.build(cursor, language, CodeBudget(
             target,
-            share=self.code_share(target) if snippets else 1 - self.suffix_share,  # no context: all the code's
+            share=self.code_share(target) if snippets else 1 - self.suffix_share,  # no context: all code
             head_share=self.head_share if head else 0.0,
             mend=self.mend_window,
             n_ctx=n_ctx,

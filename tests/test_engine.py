@@ -397,3 +397,26 @@ def test_a_small_prompt_is_all_code_and_asks_for_no_context(project: WorkspaceIn
     assert [s.path for s in large.context] == ["shop/models.py"] and len(retriever.answers) == 1
     # the code's share of a prompt with context: never under the floor, the prefix share above it
     assert engine.code_share(320) * 320 >= MIN_CODE_TOKENS and engine.code_share(2000) == engine.prefix_share
+
+
+def test_the_style_example_is_a_test_in_the_targets_language(write_workspace) -> None:
+    files = {
+        "app/text.py": "def shout(s):\n    return s.upper()\n",
+        "client/test/cursor.test.ts": 'import { test } from "node:test";\ntest("moves", () => {});\n',
+        "app/test_selection.py": "def pick(names):\n    return sorted(names)\n",  # a module, not a test
+    }
+    index = WorkspaceIndex.open(write_workspace(files))
+    try:
+        index.update()
+        buffer = files["app/text.py"]
+        gen = TestGenerator(index, Retriever(index), ScriptedBackend([]))
+        prompt = gen.plan("app/text.py", buffer, 1).messages[-1]["content"]
+        assert "node:test" not in prompt and "existing test" not in prompt  # no Python test yet
+        assert "def pick" not in prompt
+        (index.root / "tests").mkdir()
+        (index.root / "tests" / "test_other.py").write_text("def test_other():\n    assert 1 + 1 == 2\n")
+        index.update()
+        prompt = gen.plan("app/text.py", buffer, 1).messages[-1]["content"]
+        assert "existing test" in prompt and "def test_other" in prompt and "node:test" not in prompt
+    finally:
+        index.close()

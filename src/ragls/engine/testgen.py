@@ -34,6 +34,17 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 TESTABLE_KINDS = {"function", "method", "class", "struct", "interface", "enum", "trait"}
+# Test file names per language, for the style example: a small model copies the example it is
+# shown, so a TypeScript test shown for a Python function came back as TypeScript.
+_JS_TESTS = re.compile(r".*\.(test|spec)\.[jt]sx?$")
+STYLE_EXAMPLE_NAMES = {
+    "python": re.compile(r"(test_.*|.*_test)\.py$"),
+    "go": re.compile(r".*_test\.go$"),
+    "javascript": _JS_TESTS,
+    "typescript": _JS_TESTS,
+    "tsx": _JS_TESTS,
+    "java": re.compile(r".*Test\.java$"),
+}
 
 
 @dataclass
@@ -143,13 +154,15 @@ class TestGenerator:
             return None
         return _innermost_testable(parsed, line)
 
-    def _style_example(self, test_path: str) -> str:
-        """The start of an existing test file of the project, as a style example."""
+    def _style_example(self, test_path: str, language: str) -> str:
+        """The start of an existing test file of the project in `language`, as a style example."""
+        names = STYLE_EXAMPLE_NAMES.get(language)
+        if names is None:
+            return ""
         for candidate in [test_path, *sorted(self.index.files())]:
-            name = PurePosixPath(candidate).name
-            if re.match(r"(test_.*\.py|.*_test\.(go|py)|.*\.test\.[jt]sx?|.*Test\.java)$", name):
+            if names.match(PurePosixPath(candidate).name):
                 text = self.index.read_text(candidate)
-                if text:
+                if text and _TEST_MARK.search(text):  # a module named test_*.py is not a test
                     return "\n".join(text.split("\n")[:40])
         return ""
 
@@ -182,7 +195,7 @@ class TestGenerator:
         except Exception:
             logger.exception("retrieval for test generation failed")
             context = []
-        style = self._style_example(test_path)
+        style = self._style_example(test_path, language)
         target = symbol.parent.split(".")[0] if symbol.parent else symbol.name
         imp = f"from {module} import {target}" if language == "python" else f"`{module}`"
 

@@ -14,6 +14,7 @@ import os
 import platform
 import time
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -127,22 +128,32 @@ def keystroke_ms(bundle: Bundle, threads: int = 2) -> float:
 
 def fastest_enough(installed: list[Bundle], threads: int = 2) -> Bundle:
     """The largest installed bundle whose keystroke cost meets the target; else the smallest."""
-    ordered = sorted(installed, key=lambda b: b.params_b)
-    for bundle in reversed(ordered[1:]):
+
+    def cost(bundle: Bundle) -> float:
         try:
-            if keystroke_ms(bundle, threads) <= TARGET_KEYSTROKE_MS:
-                return bundle
+            return keystroke_ms(bundle, threads)
         except Exception as exc:  # a model that cannot be measured is not chosen
             logger.warning("cannot measure %s: %s", bundle.name, exc)
-    return ordered[0]
+            return float("inf")
+
+    chosen = _largest_within_target(installed, cost)
+    if chosen is None:  # every cost is known here: only an empty list gives no answer
+        raise ValueError("no installed code model to choose from")
+    return chosen
 
 
 def chosen_if_measured(installed: list[Bundle], threads: int = 2) -> Bundle | None:
     """What ``fastest_enough`` picks, from cached measurements alone; None while one it needs
     was never taken (``ragls models`` lists roles without loading a model)."""
+    return _largest_within_target(installed, lambda b: cached_keystroke_ms(b, threads))
+
+
+def _largest_within_target(installed: list[Bundle], cost: Callable[[Bundle], float | None]) -> Bundle | None:
+    """The largest bundle whose cost meets the target, else the smallest (the fallback is never
+    measured); None when a cost it needs is unknown."""
     ordered = sorted(installed, key=lambda b: b.params_b)
     for bundle in reversed(ordered[1:]):
-        ms = cached_keystroke_ms(bundle, threads)
+        ms = cost(bundle)
         if ms is None:
             return None
         if ms <= TARGET_KEYSTROKE_MS:

@@ -8,6 +8,7 @@ first load) and cached in the data directory; a setting (``model.completionPath`
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -47,7 +48,9 @@ def _cache_file() -> Path:
     return bundles.data_dir() / "keystroke-latency.json"
 
 
-def _machine_key(bundle: Bundle, threads: int) -> str:
+@functools.cache
+def _machine() -> str:
+    """This machine and llama.cpp build: the CPU, its core count, the build's version and flags."""
     try:
         import llama_cpp
 
@@ -57,8 +60,11 @@ def _machine_key(bundle: Bundle, threads: int) -> str:
         build, system = "?", ""
     cpu = platform.processor() or platform.machine()
     flags = "".join(sorted(p for p in system.split("|") if "= 1" in p)) if system else ""
-    flags_crc = zlib.crc32(flags.encode())
-    return f"v{MEASURE_VERSION}|{bundle.sha256[:16]}|t{threads}|{cpu}|{os.cpu_count()}|{build}|{flags_crc:x}"
+    return f"{cpu}|{os.cpu_count()}|{build}|{zlib.crc32(flags.encode()):x}"
+
+
+def _machine_key(bundle: Bundle, threads: int) -> str:
+    return f"v{MEASURE_VERSION}|{bundle.sha256[:16]}|t{threads}|{_machine()}"
 
 
 def _load_cache() -> dict[str, float]:
@@ -107,11 +113,6 @@ def measure_keystroke_ms(model_path: Path, threads: int = 2) -> float:
         backend.close()
 
 
-def cached_keystroke_ms(bundle: Bundle, threads: int = 2) -> float | None:
-    """The measurement cached for this machine, or None when it was never taken."""
-    return _load_cache().get(_machine_key(bundle, threads))
-
-
 def keystroke_ms(bundle: Bundle, threads: int = 2) -> float:
     """The cached measurement for this machine, measured now when there is none."""
     key = _machine_key(bundle, threads)
@@ -145,7 +146,8 @@ def fastest_enough(installed: list[Bundle], threads: int = 2) -> Bundle:
 def chosen_if_measured(installed: list[Bundle], threads: int = 2) -> Bundle | None:
     """What ``fastest_enough`` picks, from cached measurements alone; None while one it needs
     was never taken (``ragls models`` lists roles without loading a model)."""
-    return _largest_within_target(installed, lambda b: cached_keystroke_ms(b, threads))
+    cache = _load_cache()  # read once for all the bundles
+    return _largest_within_target(installed, lambda b: cache.get(_machine_key(b, threads)))
 
 
 def _largest_within_target(installed: list[Bundle], cost: Callable[[Bundle], float | None]) -> Bundle | None:

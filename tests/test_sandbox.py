@@ -148,6 +148,40 @@ def test_test_functions_that_assert_nothing_are_recognised() -> None:
     assert pytest_file.possible_bug("test_x", "NameError: name 'f' is not defined") is None
 
 
+def test_a_test_that_never_uses_the_symbol_does_not_exercise_it() -> None:
+    code = (
+        "import pytest\nfrom calc import add, sub\n\n"
+        "def twice(x):\n    return add(x, x)\n\n"
+        "@pytest.fixture\ndef pair():\n    return twice(2)\n\n"
+        "def test_direct():\n    assert add(1, 2) == 3\n\n"
+        "def test_other():\n    assert sub(3, 1) == 2\n\n"
+        "def test_helper():\n    assert twice(3) == 6\n\n"
+        "def test_fixture(pair):\n    assert pair == 4\n\n"
+        "class TestCalc:\n"
+        "    def setup_method(self):\n        self.total = add(1, 1)\n\n"
+        "    def test_setup(self):\n        assert self.total == 2\n\n"
+        "class TestOther:\n"
+        "    def test_sub(self):\n        assert sub(2, 2) == 0\n\n"
+        "    def test_method(self):\n        import calc\n        assert calc.add(2, 2) == 4\n"
+    )
+    uses = {f.name: f.exercises for f in pytest_file.test_functions(code, {"add"})}
+    assert uses == {
+        "test_direct": True, "test_other": False, "test_helper": True, "test_fixture": True,
+        "TestCalc::test_setup": True, "TestOther::test_sub": False, "TestOther::test_method": True,
+    }
+    assert all(f.exercises for f in pytest_file.test_functions(code))  # no symbol named: not judged
+
+
+def test_a_missing_import_goes_after_future_imports() -> None:
+    code = '"""Tests."""\nfrom __future__ import annotations\n\nimport pytest\n\n\n'
+    code += "def test_a():\n    assert 1\n"
+    fixed = pytest_file.add_import(code, "from calc import add")
+    head = ['"""Tests."""', "from __future__ import annotations", "from calc import add", ""]
+    assert fixed.split("\n")[:4] == head
+    compile(fixed, "t.py", "exec")
+    assert pytest_file.add_import("import os\n", "from calc import add").startswith("from calc import add\n")
+
+
 def test_verify_settings_reach_the_job_config() -> None:
     from ragls.server.features.verify_actions import verify_config
     from ragls.server.settings import parse_settings

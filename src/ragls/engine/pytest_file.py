@@ -22,6 +22,7 @@ class TestFunction:
     start: int  # first line, decorators included (1-based)
     end: int
     asserts: bool  # asserts something about behaviour
+    exercises: bool = True  # uses the symbol under test, or a helper or fixture of the file that does
 
 
 def _is_existence_check(test: ast.expr, symbols: set[str]) -> bool:
@@ -63,23 +64,71 @@ def _asserts_behaviour(fn: ast.FunctionDef | ast.AsyncFunctionDef, symbols: set[
     return False
 
 
+def _mentioned(node: ast.AST) -> set[str]:
+    """Every name and attribute `node` refers to (calls, references, fixture parameters)."""
+    out: set[str] = set()
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Name):
+            out.add(sub.id)
+        elif isinstance(sub, ast.Attribute):
+            out.add(sub.attr)
+        elif isinstance(sub, ast.arg):
+            out.add(sub.arg)
+    return out
+
+
+_IMPLICIT_SETUP = {"setup_method", "setUp", "setup_class", "setUpClass", "setup"}
+
+
+def _users_of(body: list[ast.stmt], symbols: set[str]) -> set[str]:
+    """`symbols` and the helpers and fixtures in `body` (a module's or a Test class's) that use
+    them, directly or through one another: a test that calls such a helper exercises the symbol."""
+    helpers = {
+        node.name: _mentioned(node)
+        for node in body
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and not node.name.startswith("test")
+    }
+    users = set(symbols)
+    grew = True
+    while grew:
+        grew = False
+        for name, refs in helpers.items():
+            if name not in users and refs & users:
+                users.add(name)
+                grew = True
+    return users
+
+
 def _start(node: ast.AST) -> int:
     decos = getattr(node, "decorator_list", [])
     return min([node.lineno, *(d.lineno for d in decos)])  # type: ignore[attr-defined]
 
 
 def test_functions(code: str, symbols: set[str] = frozenset()) -> list[TestFunction] | None:  # type: ignore[assignment]
-    """The file's test functions (top level and in Test* classes); None when it does not parse."""
+    """The file's test functions (top level and in Test* classes); None when it does not parse.
+    With `symbols`, a test `exercises` them only when it refers to one (a test copied from another
+    file that never calls the symbol under test proves nothing about it)."""
     try:
         tree = ast.parse(code)
     except (SyntaxError, ValueError):
         return None
+    users = _users_of(tree.body, symbols) if symbols else set()
+
+    def exercises(fn: ast.AST, cls: ast.ClassDef | None = None) -> bool:
+        if not symbols:
+            return True
+        if cls is None:
+            return bool(_mentioned(fn) & users)
+        own = _users_of(cls.body, users)  # the class's own helpers; its setup runs before each test
+        return bool(_mentioned(fn) & own) or bool(own & _IMPLICIT_SETUP - users)
+
     out: list[TestFunction] = []
     for node in tree.body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test"):
             out.append(
                 TestFunction(
-                    node.name, _start(node), node.end_lineno or node.lineno, _asserts_behaviour(node, symbols)
+                    node.name, _start(node), node.end_lineno or node.lineno,
+                    _asserts_behaviour(node, symbols), exercises(node),
                 )
             )
         elif isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
@@ -91,6 +140,7 @@ def test_functions(code: str, symbols: set[str] = frozenset()) -> list[TestFunct
                             _start(item),
                             item.end_lineno or item.lineno,
                             _asserts_behaviour(item, symbols),
+                            exercises(item, node),
                         )
                     )
     return out
@@ -167,6 +217,25 @@ def drop_functions(code: str, names: set[str]) -> str:
                     cut[i] = True
     kept = [line for i, line in enumerate(lines, 1) if not cut[i]]
     return re.sub(r"\n{4,}", "\n\n\n", "\n".join(kept)).strip("\n") + "\n"
+
+
+def add_import(code: str, statement: str) -> str:
+    """`code` with `statement` as its first import: after a module docstring and any
+    `from __future__` import, which must come first."""
+    lines = code.split("\n")
+    at = 0
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        tree = None
+    for node in tree.body if tree else []:
+        docstring = isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and at == 0
+        if not (docstring or (isinstance(node, ast.ImportFrom) and node.module == "__future__")):
+            break
+        at = node.end_lineno or node.lineno
+    if at == 0:
+        return f"{statement}\n\n\n{code}"
+    return "\n".join([*lines[:at], statement, *lines[at:]])
 
 
 def rename_clashes(code: str, taken: set[str]) -> str:

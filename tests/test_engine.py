@@ -420,3 +420,29 @@ def test_the_style_example_is_a_test_in_the_targets_language(write_workspace) ->
         assert "existing test" in prompt and "def test_other" in prompt and "node:test" not in prompt
     finally:
         index.close()
+
+
+def test_the_style_example_comes_from_a_test_of_the_targets_module(write_workspace) -> None:
+    long_test = "def test_long():\n" + "    x = 1\n" * 15 + "    assert x == 1\n"
+    files = {
+        "app/text.py": "def shout(s):\n    return s.upper()\n\n\ndef whisper(s):\n    return s.lower()\n",
+        "tests/test_alpha.py": "def test_alpha():\n    assert 'a' < 'b'\n",  # sorts first, unrelated
+        "tests/test_words.py": (
+            "import pytest\nfrom app.text import whisper\n\n\n" + long_test + "\n\n"
+            "@pytest.fixture\ndef word():\n    return 'Hi'\n\n\n"
+            "def test_fixture(word):\n    assert whisper(word) == 'hi'\n\n\n"
+            "def test_whisper():\n    assert whisper('AB') == 'ab'\n"
+        ),
+    }
+    index = WorkspaceIndex.open(write_workspace(files))
+    try:
+        index.update()
+        gen = TestGenerator(index, Retriever(index), ScriptedBackend([]))
+        prompt = gen.plan("app/text.py", files["app/text.py"], 1).messages[-1]["content"]
+        example = prompt.split("follow its style:\n```\n")[1].split("```")[0]
+        # the related file's imports and its one short test that needs no fixture, nothing else
+        assert example.startswith("import pytest\nfrom app.text import whisper\n")
+        assert "def test_whisper" in example and "test_alpha" not in example
+        assert "test_long" not in example and "test_fixture" not in example
+    finally:
+        index.close()

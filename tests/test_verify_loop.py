@@ -146,6 +146,24 @@ def test_existence_checks_are_never_offered(calc_ws: Path, server: ScriptedServe
     assert "asserts anything" in server.user_messages[1]  # the repair prompt says why
 
 
+def test_passing_tests_of_other_code_are_never_offered(write_workspace, server: ScriptedServer) -> None:
+    """A small model shown another test as a style example may copy it: it passes, but it tests
+    `scale`, not the `add` it was asked for. The repair says so, without the example."""
+    copied = "from calc import scale\n\n\ndef test_scale():\n    assert scale(2, 3) == 6\n"
+    ws = write_workspace({"calc.py": CALC, "tests/test_scale.py": copied})
+    server.script(*[fence(copied)] * 6)
+    session = _session(ws, server)
+    try:
+        report = session.verified_tests(TRUSTED).generate("calc.py", CALC, 2)
+    finally:
+        session.close()
+    assert not report.verified and report.code == "" and report.passed == 0
+    assert report.generated == 6
+    first, repair = (json.dumps(r["messages"]) for r in server.requests[:2])
+    assert "follow its style" in first and "def test_scale" in first
+    assert "No test calls `add`" in server.user_messages[1] and "follow its style" not in repair
+
+
 def test_untrusted_workspace_runs_nothing(calc_ws: Path, server: ScriptedServer) -> None:
     session = _session(calc_ws, server)
     try:

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING
 from ragls.cancel import NEVER, CancelToken
 from ragls.engine.buffer import extract_code
 from ragls.engine.prompt_fit import chat_max_tokens, chat_tokens, fit_items
-from ragls.engine.pytest_file import complete_part, split_asserts
+from ragls.engine.pytest_file import add_import, complete_part, split_asserts
+from ragls.engine.test_style import TEST_MARK, style_example
 from ragls.errors import WorkspaceError
 from ragls.indexing.parser import parse_source
 from ragls.indexing.records import Definition, ParsedFile
@@ -34,19 +35,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 TESTABLE_KINDS = {"function", "method", "class", "struct", "interface", "enum", "trait"}
-# Test file names per language, for the style example: a small model copies the example it is
-# shown, so a TypeScript test shown for a Python function came back as TypeScript.
-_JS_TESTS = re.compile(r".*\.(test|spec)\.[jt]sx?$")
-STYLE_EXAMPLE_NAMES = {
-    "python": re.compile(r"(test_.*|.*_test)\.py$"),
-    "go": re.compile(r".*_test\.go$"),
-    "javascript": _JS_TESTS,
-    "typescript": _JS_TESTS,
-    "tsx": _JS_TESTS,
-    "java": re.compile(r".*Test\.java$"),
-}
-
-
 @dataclass
 class TestPlan:
     """What to test and how to ask for it; the model is called per candidate and repair step."""
@@ -64,6 +52,9 @@ class TestPlan:
     append: bool
     messages: list[dict]
     max_tokens: int | None  # None: the prompt cannot fit the model's window
+    # the same request without the style example: a repair starts from the model's own test file,
+    # and a small model shown another test again writes that test again
+    repair_messages: list[dict] | None = None
 
 
 def python_module(path: str) -> str:
@@ -98,14 +89,13 @@ def locate_test_file(
 
 
 _FENCES = re.compile(r"```[^\n`]*\n(.*?)(?:```|\Z)", re.DOTALL)
-_TEST_MARK = re.compile(r"def test|\btest\(|\bit\(|#\[test\]|@Test|func Test")
 
 
 def fenced_tests(reply: str) -> str:
     """The fenced block of a reply that holds tests (models often paste the code first)."""
     blocks = _FENCES.findall(reply)
     for block in blocks:
-        if _TEST_MARK.search(block):
+        if TEST_MARK.search(block):
             return block.strip("\n")
     return extract_code(reply)
 
@@ -154,18 +144,6 @@ class TestGenerator:
             return None
         return _innermost_testable(parsed, line)
 
-    def _style_example(self, test_path: str, language: str) -> str:
-        """The start of an existing test file of the project in `language`, as a style example."""
-        names = STYLE_EXAMPLE_NAMES.get(language)
-        if names is None:
-            return ""
-        for candidate in [test_path, *sorted(self.index.files())]:
-            if names.match(PurePosixPath(candidate).name):
-                text = self.index.read_text(candidate)
-                if text and _TEST_MARK.search(text):  # a module named test_*.py is not a test
-                    return "\n".join(text.split("\n")[:40])
-        return ""
-
     def plan(
         self, path: str, buffer: str, line: int, cancel: CancelToken = NEVER, max_tokens: int = 512
     ) -> TestPlan:
@@ -195,7 +173,7 @@ class TestGenerator:
         except Exception:
             logger.exception("retrieval for test generation failed")
             context = []
-        style = self._style_example(test_path, language)
+        style = style_example(self.index, path, test_path, language)
         target = symbol.parent.split(".")[0] if symbol.parent else symbol.name
         imp = f"from {module} import {target}" if language == "python" else f"`{module}`"
 
@@ -214,12 +192,12 @@ class TestGenerator:
             ]
 
         parts = [f"Used by it or using it, from {s.path}:\n```\n{s.text}\n```\n" for s in context[:3]]
-        if style:
-            parts.insert(0, f"An existing test of this project, follow its style:\n```\n{style}\n```\n")
-        _, messages = fit_items(self.backend, parts, render, max_tokens, measure=chat_tokens)
+        example = f"An existing test of this project, follow its style:\n```\n{style}\n```\n" if style else ""
+        kept, messages = fit_items(self.backend, [example, *parts] if style else parts, render, max_tokens,
+                                   measure=chat_tokens)
         reply_tokens = chat_max_tokens(self.backend, messages, max_tokens)
         return TestPlan(path, symbol, language, framework, test_path, module, target, existing or "",
-                        append, messages, reply_tokens)
+                        append, messages, reply_tokens, render([p for p in kept if p != example]))
 
     def write(self, plan: TestPlan, temperature: float = 0.2, cancel: CancelToken = NEVER) -> str:
         """One model call: a test file for the plan ("" when the prompt cannot fit)."""
@@ -236,7 +214,7 @@ class TestGenerator:
         if plan.max_tokens is None:
             return ""
         messages = [
-            *plan.messages,
+            *(plan.repair_messages or plan.messages),
             {"role": "assistant", "content": f"```\n{code}\n```"},
             {"role": "user", "content": "Running these tests failed:\n```\n" + failure + "\n```\n"
              + f"Correct the tests (not `{plan.symbol.name}` itself): fix wrong imports, wrong expected"
@@ -254,5 +232,5 @@ class TestGenerator:
         if plan.language == "python":
             code = split_asserts(drop_top_level(complete_part(code) or code, {plan.target}))
         if plan.language == "python" and code.strip() and plan.target not in code.split("def test")[0]:
-            code = f"from {plan.module} import {plan.target}\n\n\n" + code
+            code = add_import(code, f"from {plan.module} import {plan.target}")
         return code

@@ -162,6 +162,7 @@ def test_passing_tests_of_other_code_are_never_offered(write_workspace, server: 
     first, repair = (json.dumps(r["messages"]) for r in server.requests[:2])
     assert "follow its style" in first and "def test_scale" in first
     assert "No test calls `add`" in server.user_messages[1] and "follow its style" not in repair
+    assert [m["role"] for m in server.requests[1]["messages"]] == ["system", "user"]  # not its copy again
 
 
 def test_untrusted_workspace_runs_nothing(calc_ws: Path, server: ScriptedServer) -> None:

@@ -36,12 +36,17 @@ MAX_TEST_LINES = 6  # a Python example test longer than this shows more than sty
 MAX_TESTS = 1
 
 
-def style_example(index: WorkspaceIndex, path: str, test_path: str, language: str) -> str:
-    """The example for tests of `path` that go to `test_path` ("" when the project has none)."""
+def style_example(index: WorkspaceIndex, path: str, test_path: str, language: str, symbol: str = "") -> str:
+    """The example for tests of `symbol` in `path` that go to `test_path` ("" when the project
+    has none). Of the test files importing `path`, one that names the symbol comes first: its
+    imports are likely the ones the new tests need."""
     names = STYLE_EXAMPLE_NAMES.get(language)
     if names is None:
         return ""
     related = importing_test_files(index, path) if language == "python" else []
+    if symbol:
+        word = re.compile(rf"\b{re.escape(symbol)}\b")
+        related.sort(key=lambda p: not word.search(index.read_text(p) or ""))  # stable: nearest first
     for candidate in dict.fromkeys([test_path, *related, *index.files()]):
         if not names.match(PurePosixPath(candidate).name):
             continue

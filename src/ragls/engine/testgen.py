@@ -173,7 +173,7 @@ class TestGenerator:
         except Exception:
             logger.exception("retrieval for test generation failed")
             context = []
-        style = style_example(self.index, path, test_path, language)
+        style = style_example(self.index, path, test_path, language, symbol.name)
         target = symbol.parent.split(".")[0] if symbol.parent else symbol.name
         imp = f"from {module} import {target}" if language == "python" else f"`{module}`"
 
@@ -209,17 +209,25 @@ class TestGenerator:
         return self._with_import(plan, fenced_tests(reply.text).strip() + "\n")
 
     def repair(self, plan: TestPlan, code: str, failure: str, temperature: float = 0.2,
-               cancel: CancelToken = NEVER) -> str:
-        """One model call: the test file again, given how the last run failed."""
+               cancel: CancelToken = NEVER, off_target: bool = False) -> str:
+        """One model call: the test file again, given how the last run failed. When the tests
+        were `off_target` (none called the symbol: a small model copied another test) the request
+        starts over without them, since shown its copy again the model copies it again."""
         if plan.max_tokens is None:
             return ""
-        messages = [
-            *(plan.repair_messages or plan.messages),
-            {"role": "assistant", "content": f"```\n{code}\n```"},
-            {"role": "user", "content": "Running these tests failed:\n```\n" + failure + "\n```\n"
-             + f"Correct the tests (not `{plan.symbol.name}` itself): fix wrong imports, wrong expected"
-             + " values and wrong calls. Reply with the complete test file in one fenced code block."},
-        ]
+        base = plan.repair_messages or plan.messages
+        if off_target:
+            ask = f"Earlier tests were rejected: {failure}\n\n{base[-1]['content']}"
+            messages = [*base[:-1], {"role": "user", "content": ask}]
+        else:
+            messages = [
+                *base,
+                {"role": "assistant", "content": f"```\n{code}\n```"},
+                {"role": "user", "content": "Running these tests failed:\n```\n" + failure + "\n```\n"
+                 + f"Correct the tests (not `{plan.symbol.name}` itself): fix wrong imports, wrong"
+                 + " expected values and wrong calls. Reply with the complete test file in one fenced"
+                 + " code block."},
+            ]
         max_tokens = chat_max_tokens(self.backend, messages, plan.max_tokens) or plan.max_tokens
         reply = self.backend.chat(messages, max_tokens=max_tokens, temperature=temperature, cancel=cancel)
         logger.debug("test repair reply: %s", reply.text)

@@ -81,6 +81,14 @@ def _called_as(plan: TestPlan) -> set[str]:
     return {name, plan.target} if name.startswith("__") and name.endswith("__") else {name}
 
 
+def _off_target(plan: TestPlan, code: str) -> bool:
+    """Python tests that all leave the symbol alone (a copy of another test, most often)."""
+    if plan.language != "python":
+        return False
+    funcs = pytest_file.test_functions(code, _called_as(plan))
+    return bool(funcs) and not any(f.exercises for f in funcs)
+
+
 def symbol_coverage(run: TestRun, start: int, end: int) -> float | None:
     if run.coverage is None:
         return None
@@ -151,7 +159,9 @@ class VerifiedTestGenerator:
                 cancel.raise_if_cancelled()
                 progress(f"repairing test candidate {cand + 1} (round {rnd + 1})")
                 report.rounds += 1
-                code = self.generator.repair(plan, code, failed, temperature=0.2, cancel=cancel)
+                off_target = attempt is not None and _off_target(plan, attempt.code)
+                code = self.generator.repair(plan, code, failed, temperature=0.2, cancel=cancel,
+                                             off_target=off_target)
             if best is not None and best.passing and len(best.passing) == len(best.names):
                 break  # everything passed: no more candidates needed
         return best
@@ -193,10 +203,9 @@ class VerifiedTestGenerator:
         if attempt is None:
             return "The reply contained no test code." if not code.strip() else ""
         if not attempt.names:
-            funcs = pytest_file.test_functions(attempt.code, _called_as(plan))
-            if funcs is None:
+            if pytest_file.test_functions(attempt.code) is None:
                 return "The test file is not valid Python (SyntaxError)."
-            if funcs and not any(f.exercises for f in funcs):
+            if _off_target(plan, attempt.code):
                 return (f"No test calls `{plan.symbol.name}`: the tests must test it, not other code."
                         " Call it with concrete inputs and assert the exact expected results.")
             return "No test function asserts anything about the result; assert exact expected values."

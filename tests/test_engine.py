@@ -208,6 +208,13 @@ def test_a_rewrite_is_not_offered_as_a_fix(project: WorkspaceIndex) -> None:
     )
     assert proposal is not None and not proposal.parses
     assert "drops or renames apply_discount" in proposal.reason
+    star = "```python\nfrom typing import *\n\ndef apply_discount(price, rate):\n"
+    star += "    return price * (1 - rate)\n```"
+    proposal = FixEngine(project, Retriever(project), ScriptedBackend([star] * 3)).propose(
+        path, broken, line, line, None
+    )
+    assert proposal is not None and not proposal.parses
+    assert proposal.reason == "the patch adds a wildcard import (from typing import *)"
 
 
 def test_prefix_window_start_moves_in_aligned_steps() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -127,11 +128,17 @@ def _defined_names(lines: list[str], path: str) -> set[str]:
     return {d.name for d in parsed.definitions if d.parent is None and d.kind != "package"}
 
 
+_STAR_IMPORT = re.compile(r"\s*from\s+[\w.]+\s+import\s+\*")
+
+
 def _drift(old_region: list[str], new_region: list[str], path: str) -> str | None:
     """Why a patch is not a fix of the region (it renames or drops definitions, or rewrites it)."""
     lost = _defined_names(old_region, path) - _defined_names(new_region, path)
     if lost:
         return f"the patch drops or renames {', '.join(sorted(lost))}"
+    star = sorted({x.strip() for x in new_region if _STAR_IMPORT.match(x)} - {x.strip() for x in old_region})
+    if star:  # `make demo`'s 0.5B fix of a missing parenthesis put two of these above the function
+        return f"the patch adds a wildcard import ({star[0]})"
     ratio = difflib.SequenceMatcher(a="\n".join(old_region), b="\n".join(new_region), autojunk=False).ratio()
     if ratio < MIN_SIMILARITY:
         return f"the patch rewrites the code instead of fixing it (similarity {ratio:.2f})"

@@ -58,6 +58,16 @@ def _session(root: Path, server: ScriptedServer) -> Session:
     return session
 
 
+def _tests_from(server: ScriptedServer, root: Path, replies: list[str]):
+    """Verified tests of calc.add, the model's replies scripted."""
+    server.script(*replies)
+    session = _session(root, server)
+    try:
+        return session.verified_tests(TRUSTED).generate("calc.py", CALC, 2)
+    finally:
+        session.close()
+
+
 @pytest.fixture
 def calc_ws(write_workspace) -> Path:
     return write_workspace({"calc.py": CALC})
@@ -122,12 +132,7 @@ def test_repair_then_keep_only_stable_behavioural_tests(calc_ws: Path, server: S
 
 def test_nothing_passes_offers_nothing_and_reports_the_bug(calc_ws: Path, server: ScriptedServer) -> None:
     wrong = "from calc import add\n\n\ndef test_add():\n    assert add(2, 2) == 5\n"
-    server.script(*[fence(wrong)] * 6)
-    session = _session(calc_ws, server)
-    try:
-        report = session.verified_tests(TRUSTED).generate("calc.py", CALC, 2)
-    finally:
-        session.close()
+    report = _tests_from(server, calc_ws, [fence(wrong)] * 6)
     assert len(server.requests) == 6  # 2 candidates x (1 + 2 repair rounds)
     assert not report.verified and report.code == "" and report.passed == 0
     assert report.possible_bugs == ["test_add expects 5, the code returns 4"]
@@ -136,12 +141,7 @@ def test_nothing_passes_offers_nothing_and_reports_the_bug(calc_ws: Path, server
 
 def test_existence_checks_are_never_offered(calc_ws: Path, server: ScriptedServer) -> None:
     skeleton = "from calc import add\n\n\ndef test_add_exists():\n    assert callable(add)\n"
-    server.script(*[fence(skeleton)] * 6)
-    session = _session(calc_ws, server)
-    try:
-        report = session.verified_tests(TRUSTED).generate("calc.py", CALC, 2)
-    finally:
-        session.close()
+    report = _tests_from(server, calc_ws, [fence(skeleton)] * 6)
     assert not report.verified and report.code == ""
     assert "asserts anything" in server.user_messages[1]  # the repair prompt says why
 
@@ -151,12 +151,7 @@ def test_passing_tests_of_other_code_are_never_offered(write_workspace, server: 
     `scale`, not the `add` it was asked for. The repair says so, without the example."""
     copied = "from calc import scale\n\n\ndef test_scale():\n    assert scale(2, 3) == 6\n"
     ws = write_workspace({"calc.py": CALC, "tests/test_scale.py": copied})
-    server.script(*[fence(copied)] * 6)
-    session = _session(ws, server)
-    try:
-        report = session.verified_tests(TRUSTED).generate("calc.py", CALC, 2)
-    finally:
-        session.close()
+    report = _tests_from(server, ws, [fence(copied)] * 6)
     assert not report.verified and report.code == "" and report.passed == 0
     assert report.generated == 6
     first, repair = (json.dumps(r["messages"]) for r in server.requests[:2])

@@ -5,7 +5,7 @@ A small model copies what it is shown. Shown the first 40 lines of whichever tes
 first (ragls' own demo showed `tests/test_answer_start.py` for `records.line_count`), the 0.5B
 model wrote that file's tests again. So the example comes from a test file that imports the
 target's module when there is one (its imports are the ones the new tests need), and a Python
-example is only the imports and one or two short self-contained tests.
+example is only its imports and one short test that needs no fixture.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def style_example(index: WorkspaceIndex, path: str, test_path: str, language: st
 
 
 def python_excerpt(text: str) -> str:
-    """The file's imports and its first short tests that need no fixture ("" when it has none)."""
+    """The file's imports and its first short test that needs no fixture ("" when it has none)."""
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError):

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 TESTABLE_KINDS = {"function", "method", "class", "struct", "interface", "enum", "trait"}
+
+
 @dataclass
 class TestPlan:
     """What to test and how to ask for it; the model is called per candidate and repair step."""

@@ -8,10 +8,12 @@ import pytest
 
 from ragls.cancel import NEVER
 from ragls.engine.buffer import extract_code, window
-from ragls.engine.fix import FixEngine, minimal_edits
+from ragls.engine.fix import FixEngine, fix_region, minimal_edits
 from ragls.engine.grounding import called_names, ungrounded_names
+from ragls.engine.prompt_fit import same_language
 from ragls.engine.testgen import TestGenerator, fenced_tests, locate_test_file, python_module
 from ragls.errors import WorkspaceError
+from ragls.indexing.parser import parse_source
 from ragls.indexing.records import Definition
 from ragls.indexing.workspace import WorkspaceIndex
 from ragls.models.backend import GenerationResult
@@ -451,5 +453,45 @@ def test_the_style_example_comes_from_a_test_of_the_targets_module(write_workspa
         assert example.startswith("import pytest\nfrom app.text import whisper\n")
         assert "def test_whisper" in example and "test_alpha" not in example
         assert "test_long" not in example and "test_fixture" not in example
+    finally:
+        index.close()
+
+
+def test_a_broken_python_function_is_fixed_within_its_indentation() -> None:
+    source = (
+        "import os\n\n\n"
+        "@cache\n"
+        "def count(text: str) -> int:\n"
+        '    """How many."""\n'
+        '    return text.count("x"\n'  # unclosed: the parse runs on into the class below
+        "\n\n"
+        "class Point:\n"
+        "    x: int\n"
+        "    y: int\n"
+    )
+    lines = source.split("\n")
+    parsed = parse_source("m.py", source.encode())
+    assert parsed.syntax_errors
+    fixed = source.replace('count("x"\n', 'count("x")\n')
+    region = fix_region(fixed.split("\n"), parse_source("m.py", fixed.encode()), 7, 7)
+    assert region[1] == 7 and fix_region(lines, parsed, 7, 7) == region  # the function, not the class
+
+
+def test_fix_and_test_prompts_show_context_in_the_targets_language_only(write_workspace) -> None:
+    from ragls.retrieval.types import Snippet
+
+    files = {
+        "app/text.py": "def shout(s):\n    return s.upper()\n",
+        "web/text.ts": "export function shout(s: string): string {\n  return s.toUpperCase();\n}\n",
+        "web/view.tsx": "export const View = () => null;\n",
+        "web/old.js": "module.exports = {};\n",
+    }
+    index = WorkspaceIndex.open(write_workspace(files))
+    try:
+        index.update()
+        snippets = [Snippet(p, 1, 2, 1.0, ["lexical"], files[p]) for p in files]
+        assert [s.path for s in same_language(index, snippets, "python")] == ["app/text.py"]
+        family = [s.path for s in same_language(index, snippets, "typescript")]
+        assert family == ["web/text.ts", "web/view.tsx", "web/old.js"]
     finally:
         index.close()

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from ragls.cancel import NEVER, CancelToken
 from ragls.engine.buffer import extract_code
-from ragls.engine.prompt_fit import chat_max_tokens, chat_tokens, fit_items
+from ragls.engine.prompt_fit import chat_max_tokens, chat_tokens, fit_items, same_language
 from ragls.indexing.parser import parse_source
 from ragls.indexing.records import ParsedFile
 from ragls.retrieval.types import CursorQuery, Snippet
@@ -86,8 +86,34 @@ def fix_region(lines: list[str], parsed: ParsedFile, start_line: int, end_line: 
         if best is None or d.end_line - d.start_line < best[1] - best[0]:
             best = (d.start_line, d.end_line)
     if best is not None:
+        if parsed.language == "python" and parsed.syntax_errors:
+            return best[0], max(end_line, _indented_end(lines, best[0], best[1]))
         return best
     return max(1, start_line - CONTEXT_MARGIN), min(len(lines), end_line + CONTEXT_MARGIN)
+
+
+_CLOSERS = (")", "]", "}", "#")
+
+
+def _indented_end(lines: list[str], first: int, last: int) -> int:
+    """Where a Python definition starting at `first` really ends: before the next line indented no
+    deeper than its header. A broken file parses into error nodes that run on (an unclosed
+    parenthesis in `make demo`'s line_count took the next class into the region, 22 lines, and
+    the 0.5B model answered with the error message)."""
+    start = first  # the def or class line, below its decorators
+    while start < last and not lines[start - 1].lstrip().startswith(("def ", "async def ", "class ")):
+        start += 1
+    header = lines[start - 1]
+    indent = len(header) - len(header.lstrip())
+    end = start
+    for i in range(start + 1, last + 1):
+        text = lines[i - 1]
+        if not text.strip():
+            continue
+        if len(text) - len(text.lstrip()) <= indent and not text.lstrip().startswith(_CLOSERS):
+            break
+        end = i
+    return end
 
 
 def minimal_edits(old_lines: list[str], new_lines: list[str], first_line: int) -> list[LineEdit]:
@@ -193,7 +219,8 @@ class FixEngine:
         first, last = fix_region(lines, parsed, start_line, end_line)
         old_region = lines[first - 1 : last]
         try:
-            context = self.retriever.retrieve(CursorQuery(path, first, 1, buffer), cancel=cancel).snippets[:4]
+            found = self.retriever.retrieve(CursorQuery(path, first, 1, buffer), cancel=cancel).snippets
+            context = same_language(self.index, found, parsed.language)[:4]
         except Exception:  # one failing stage must not sink the fix
             logger.exception("retrieval for fix failed")
             context = []

@@ -11,11 +11,24 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
+    from ragls.indexing.workspace import WorkspaceIndex
     from ragls.models.backend import CompletionBackend
+    from ragls.retrieval.types import Snippet
 
 T = TypeVar("T")
 R = TypeVar("R")
 SAFETY_TOKENS = 16  # template tokens, BOS, tokenizer differences between count and eval
+
+
+_FAMILY = {"tsx": "typescript", "javascript": "typescript"}  # one module system, one family
+
+
+def same_language(index: WorkspaceIndex, snippets: Sequence[Snippet], language: str) -> list[Snippet]:
+    """The snippets in `language` (or its family): a fix or test prompt for Python showed a
+    TypeScript function that shared words with the target, and a small model answers in the
+    language it is shown."""
+    want = _FAMILY.get(language, language)
+    return [s for s in snippets if _FAMILY.get(lang := index.language_of(s.path) or "", lang) == want]
 
 
 def token_limit(backend: CompletionBackend, reserve: int) -> int | None:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from ragls.cancel import NEVER, CancelToken
 from ragls.engine.buffer import extract_code
-from ragls.engine.prompt_fit import chat_max_tokens, chat_tokens, fit_items
+from ragls.engine.prompt_fit import chat_max_tokens, chat_tokens, fit_items, same_language
 from ragls.engine.pytest_file import add_import, complete_part, split_asserts
 from ragls.engine.test_style import TEST_MARK, style_example
 from ragls.errors import WorkspaceError
@@ -169,9 +169,8 @@ class TestGenerator:
 
         source = "\n".join(buffer.split("\n")[symbol.start_line - 1 : symbol.end_line])
         try:
-            context = self.retriever.retrieve(
-                CursorQuery(path, symbol.start_line, 1, buffer), cancel=cancel
-            ).snippets
+            found = self.retriever.retrieve(CursorQuery(path, symbol.start_line, 1, buffer), cancel=cancel)
+            context = same_language(self.index, found.snippets, language)
         except Exception:
             logger.exception("retrieval for test generation failed")
             context = []

@@ -153,13 +153,13 @@ class VerifiedTestGenerator:
                 attempt = self._try(plan, box, code, rnd, report, progress) if code.strip() else None
                 if attempt is not None and (best is None or len(attempt.passing) > len(best.passing)):
                     best = attempt
-                failed = self._failure_text(plan, attempt, code)
+                off_target = attempt is not None and not attempt.names and _off_target(plan, attempt.code)
+                failed = self._failure_text(plan, attempt, code, off_target)
                 if not failed or rnd == cfg.test_repair_rounds:
                     break
                 cancel.raise_if_cancelled()
                 progress(f"repairing test candidate {cand + 1} (round {rnd + 1})")
                 report.rounds += 1
-                off_target = attempt is not None and _off_target(plan, attempt.code)
                 code = self.generator.repair(plan, code, failed, temperature=0.2, cancel=cancel,
                                              off_target=off_target)
             if best is not None and best.passing and len(best.passing) == len(best.names):
@@ -198,14 +198,14 @@ class VerifiedTestGenerator:
         return plan.existing.rstrip("\n") + "\n\n\n" + code.lstrip("\n")
 
     @staticmethod
-    def _failure_text(plan: TestPlan, attempt: _Attempt | None, code: str) -> str:
+    def _failure_text(plan: TestPlan, attempt: _Attempt | None, code: str, off_target: bool) -> str:
         """Trimmed failure output for a repair prompt ("" when nothing failed)."""
         if attempt is None:
             return "The reply contained no test code." if not code.strip() else ""
         if not attempt.names:
             if pytest_file.test_functions(attempt.code) is None:
                 return "The test file is not valid Python (SyntaxError)."
-            if _off_target(plan, attempt.code):
+            if off_target:
                 return (f"No test calls `{plan.symbol.name}`: the tests must test it, not other code."
                         " Call it with concrete inputs and assert the exact expected results.")
             return "No test function asserts anything about the result; assert exact expected values."

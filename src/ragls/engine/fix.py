@@ -17,8 +17,10 @@ from typing import TYPE_CHECKING
 from ragls.cancel import NEVER, CancelToken
 from ragls.engine.buffer import extract_code
 from ragls.engine.prompt_fit import chat_max_tokens, chat_tokens, fit_items, same_language
+from ragls.engine.scope_head import SCOPE_HEADER
 from ragls.indexing.parser import parse_source
 from ragls.indexing.records import ParsedFile
+from ragls.models.postprocess import indent_width
 from ragls.retrieval.types import CursorQuery, Snippet
 
 if TYPE_CHECKING:
@@ -101,16 +103,15 @@ def _indented_end(lines: list[str], first: int, last: int) -> int:
     parenthesis in `make demo`'s line_count took the next class into the region, 22 lines, and
     the 0.5B model answered with the error message)."""
     start = first  # the def or class line, below its decorators
-    while start < last and not lines[start - 1].lstrip().startswith(("def ", "async def ", "class ")):
+    while start < last and not SCOPE_HEADER.match(lines[start - 1]):
         start += 1
-    header = lines[start - 1]
-    indent = len(header) - len(header.lstrip())
+    indent = indent_width(lines[start - 1])
     end = start
     for i in range(start + 1, last + 1):
         text = lines[i - 1]
         if not text.strip():
             continue
-        if len(text) - len(text.lstrip()) <= indent and not text.lstrip().startswith(_CLOSERS):
+        if indent_width(text) <= indent and not text.lstrip().startswith(_CLOSERS):
             break
         end = i
     return end

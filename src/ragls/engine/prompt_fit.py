@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
+from ragls.indexing.resolve import RESOLVERS
+
 if TYPE_CHECKING:
     from ragls.indexing.workspace import WorkspaceIndex
     from ragls.models.backend import CompletionBackend
@@ -20,15 +22,17 @@ R = TypeVar("R")
 SAFETY_TOKENS = 16  # template tokens, BOS, tokenizer differences between count and eval
 
 
-_FAMILY = {"tsx": "typescript", "javascript": "typescript"}  # one module system, one family
-
-
 def same_language(index: WorkspaceIndex, snippets: Sequence[Snippet], language: str) -> list[Snippet]:
     """The snippets in `language` (or its family): a fix or test prompt for Python showed a
     TypeScript function that shared words with the target, and a small model answers in the
     language it is shown."""
-    want = _FAMILY.get(language, language)
-    return [s for s in snippets if _FAMILY.get(lang := index.language_of(s.path) or "", lang) == want]
+    want = _family(language)
+    return [s for s in snippets if _family(index.language_of(s.path) or "") == want]
+
+
+def _family(language: str) -> str:
+    """Languages that share a module system (the resolver's kind: JavaScript, TypeScript, TSX)."""
+    return RESOLVERS[language][0] if language in RESOLVERS else language
 
 
 def token_limit(backend: CompletionBackend, reserve: int) -> int | None:

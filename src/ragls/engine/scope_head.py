@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from ragls.models.postprocess import indent_width
 
 MAX_HEADER_LINES = 40  # a signature spread over more lines is not looked for
-_SCOPE = re.compile(r"^\s*(?:async\s+def|def|class)\s+[A-Za-z_]")
+SCOPE_HEADER = re.compile(r"^\s*(?:async\s+def|def|class)\s+[A-Za-z_]")
 _OPEN, _CLOSE = "([{", ")]}"
 _TRIPLE = re.compile(r'"""|\'\'\'')
 
@@ -59,7 +59,7 @@ def _enclosing_headers(lines: Sequence[str], cursor_line: int) -> list[tuple[int
         if not text.strip() or indent_width(text) >= limit or text.lstrip()[0] in _CLOSE:
             continue  # deeper, blank, or the last line of a signature spread over lines
         limit = indent_width(text)
-        if _SCOPE.match(text):
+        if SCOPE_HEADER.match(text):
             found.append((ln, _header_end(lines, ln, cursor_line)))
     return found[::-1]
 

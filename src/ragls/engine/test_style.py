@@ -15,6 +15,7 @@ import re
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
+from ragls.engine.file_head import import_statements
 from ragls.engine.test_selection import importing_test_files
 
 if TYPE_CHECKING:
@@ -66,11 +67,7 @@ def python_excerpt(text: str) -> str:
     except (SyntaxError, ValueError):
         return ""
     lines = text.split("\n")
-    imports = [
-        "\n".join(lines[node.lineno - 1 : node.end_lineno])
-        for node in tree.body
-        if isinstance(node, ast.Import | ast.ImportFrom)
-    ]
+    imports = [st.text for st in import_statements("python", lines, len(lines))]
     tests = [
         "\n".join(lines[node.lineno - 1 : node.end_lineno])
         for node in tree.body

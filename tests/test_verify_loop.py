@@ -213,10 +213,35 @@ def test_best_candidate_passes_most_tests_with_the_smallest_diff(
         "verified",
         "tests_run",
         "tests_passed",
+        "tests_not_run",
         "candidates",
         "rounds",
     }
     assert (buggy_ws / "calc.py").read_text() == BUGGY  # the workspace is untouched
+
+
+def test_other_tests_start_only_within_the_time_limit(write_workspace, server: ScriptedServer) -> None:
+    others = "from calc import scale\n\n\ndef test_one():\n    assert scale(1, 1) == 1\n\n\n" \
+             "def test_two():\n    assert scale(2, 1) == 2\n"
+    root = write_workspace({"calc.py": BUGGY, "tests/test_calc.py": TESTS,
+                            "tests/test_more.py": others, "tests/test_most.py": others})
+    reports = []
+    for limit in (0.0, 60.0):
+        server.script(fence(GOOD_ADD))
+        session = _session(root, server)
+        try:
+            config = VerifyConfig(trusted=True, fix_candidates=1, fix_repair_rounds=0,
+                                  fix_other_tests_s=limit)
+            reports.append(session.verified_fixer(config).fix("calc.py", BUGGY, 2, 2, None))
+        finally:
+            session.close()
+    cut, whole = reports
+    assert whole.verified and (whole.tests_run, whole.tests_not_run) == (6, 0)
+    assert whole.title == "Fix: tests pass (6/6)"
+    # test_add references the change and always runs; with no time for the others, it alone
+    assert cut.verified and (cut.tests_run, cut.tests_not_run) == (1, 5)
+    assert cut.title == "Fix: tests pass (1/1; 5 other tests not run: 0 s limit)"
+    assert cut.to_json()["tests_not_run"] == cut.tests_not_run
 
 
 def test_repair_round_feeds_the_failure_back(buggy_ws: Path, server: ScriptedServer) -> None:

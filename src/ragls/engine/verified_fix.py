@@ -51,6 +51,7 @@ class FixReport:
     reason: str = ""
     failing_test: str | None = None
     seconds: float = 0.0
+    tests_not_run: int = 0  # other tests of the covering files left for the time limit
 
     @property
     def offerable(self) -> bool:
@@ -62,6 +63,7 @@ class FixReport:
             "verified": self.verified,
             "tests_run": self.tests_run,
             "tests_passed": self.tests_passed,
+            "tests_not_run": self.tests_not_run,
             "candidates": self.candidates,
             "rounds": self.rounds,
         }
@@ -72,6 +74,7 @@ class _Scored:
     proposal: FixProposal
     run: int = 0
     passed: int = 0
+    not_run: int = 0  # other tests left for the time limit
     failure: str = ""
     size: int = 0  # changed lines
     notes: list[str] = field(default_factory=list)
@@ -189,7 +192,8 @@ class VerifiedFixer:
         )
         report.failing_test = test.name
         if report.verified:
-            report.title = f"Fix so that {test.name} passes ({report.tests_passed}/{report.tests_run})"
+            report.title = (f"Fix so that {test.name} passes ({report.tests_passed}/{report.tests_run}"
+                            f"{self._not_run_note(report.tests_not_run)})")
         return report
 
     # -- internals ---------------------------------------------------------------------------------
@@ -304,11 +308,17 @@ class VerifiedFixer:
         box.write(plan.path, proposal.new_text)
         scored = _Scored(proposal, size=_changed_lines(proposal))
         failures: list[str] = []
+        rest_started: float | None = None
         for stage in ("first", "rest"):
             for sel in selection:
                 names = sel.first if stage == "first" else sel.rest
                 if not names:
                     continue
+                if stage == "rest":  # a file of other tests starts only within the time limit
+                    rest_started = rest_started or time.monotonic()
+                    if time.monotonic() - rest_started > self.config.fix_other_tests_s:
+                        scored.not_run += len(names)
+                        continue
                 run = run_pytest(box, sel.file, names, command=self.config.test_command)
                 ok = run.passed(names)
                 scored.run += len(names)
@@ -324,21 +334,28 @@ class VerifiedFixer:
         scored.failure = "\n\n".join(failures)[-2000:]
         return scored
 
+    def _not_run_note(self, not_run: int) -> str:
+        if not not_run:
+            return ""
+        return f"; {not_run} other tests not run: {self.config.fix_other_tests_s:g} s limit"
+
     def _conclude(self, report: FixReport, buffer: str, best: _Scored | None) -> FixReport:
         if best is None:
             return report
         report.proposal = best.proposal
         report.tests_run, report.tests_passed = best.run, best.passed
+        report.tests_not_run = best.not_run
+        left = self._not_run_note(best.not_run)
         report.diff = unified_diff(report.path, buffer, best.proposal.new_text)
         report.verified = best.all_pass and not best.notes
         if report.verified:
-            report.title = f"Fix: tests pass ({best.passed}/{best.run})"
-            report.reason = "the tests that exercise the changed code pass"
+            report.title = f"Fix: tests pass ({best.passed}/{best.run}{left})"
+            report.reason = "the tests that exercise the changed code pass" + left
         elif best.run == 0:
             report.title = "Fix (unverified: no test covers this)"
             report.reason = "no test covers this code"
         else:
-            report.title = f"Fix (unverified: tests pass {best.passed}/{best.run})"
+            report.title = f"Fix (unverified: tests pass {best.passed}/{best.run}{left})"
             report.reason = (
                 "; ".join(best.notes) or f"only {best.passed} of {best.run} tests pass with the best patch"
             )

@@ -26,6 +26,9 @@ class VerifyConfig:
     fix_candidates: int = 3  # best-of-N patches, temperature-sampled
     fix_repair_rounds: int = 1
     fix_stop_at_first_pass: bool = True  # stop sampling once a patch passes every test
+    # the other tests of the covering files start only within this many seconds (the tests that
+    # reference the changed code always run): a core module's importers can hold hundreds
+    fix_other_tests_s: float = 60.0
     stable_runs: int = 3  # a kept test passes this many times in a row
     allow_unverified_fixes: bool = False
     test_command: str | None = None  # the user's runner prefix (trusted workspaces only)

@@ -129,6 +129,10 @@ class VerifySettings:
     test_repair_rounds: int = setting(2, integer(0, 8), "rounds of repair with the failure output")
     fix_candidates: int = setting(3, integer(1, 16), "patches sampled (best of N)")
     fix_repair_rounds: int = setting(1, integer(0, 8), "rounds of repair of the best failing patch")
+    fix_other_tests_s: int = setting(
+        60, integer(0, 3600),
+        "a fix's other tests (in the files that cover it) start within this time; 0: none"
+    )
     allow_unverified_fixes: bool = setting(
         False, BOOL, 'offer "Fix (unverified: no test covers this)" when no test covers the code'
     )

@@ -71,6 +71,7 @@ def verify_config(settings: Any) -> Any:  # -> VerifyConfig
         test_repair_rounds=v.test_repair_rounds,
         fix_candidates=v.fix_candidates,
         fix_repair_rounds=v.fix_repair_rounds,
+        fix_other_tests_s=v.fix_other_tests_s,
         allow_unverified_fixes=v.allow_unverified_fixes,
         test_command=settings.test_command if settings.trusted_workspace else None,
         secret_env=tuple(x for x in (settings.model.api_key_env, settings.embeddings.api_key_env) if x),

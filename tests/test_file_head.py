@@ -42,6 +42,15 @@ def test_python_statements_with_their_continuation_lines():
     assert all("json" not in s.text for s in found)
 
 
+def test_import_lines_inside_a_multi_line_string_are_text_not_imports():
+    # a parser test keeps sample source in a string: its `import` lines are not the file's
+    lines = ["import pytest", "", 'SAMPLE = """', "import os.path as osp", "from pkg import *", '"""',
+             "from ragls.indexing.parser import parse_source", 'SQL = """select 1"""', "import json"]
+    found = import_statements("python", lines, len(lines))
+    assert [s.text for s in found] == ["import pytest", "from ragls.indexing.parser import parse_source",
+                                       "import json"]
+
+
 def test_statements_inside_the_window_are_not_repeated():
     found = import_statements("python", PY, 4)  # the window starts on line 4 (0-based)
     assert [s.start for s in found] == [1, 2, 3]

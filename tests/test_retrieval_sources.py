@@ -287,6 +287,28 @@ def test_graph_proposes_imported_unused_names_at_line_start(write_workspace) -> 
     index.close()
 
 
+def test_graph_puts_a_functions_own_unused_imports_before_names_it_just_used(write_workspace) -> None:
+    files = dict(PY)
+    files["helpers.py"] = "def slugify(text):\n    return text.lower()\n"
+    index = _open(write_workspace, files)
+    # a function imports what it needs; slugify is used two lines above the cursor, load_user
+    # not yet (a module-level unused import would score below that recent use)
+    head = "import os\n\n\ndef greet(user_id: int) -> str:\n"
+    body = ("    from helpers import slugify\n    from models import load_user\n\n"
+            "    if not user_id:\n        raise ValueError(slugify('no id'))\n    ")
+    line = (head + body).count("\n") + 1
+    ctx = build_context(index, CursorQuery("service.py", line, 5, text=head + body), CFG)
+    symbols = [c.symbol for c in graph_candidates(index, ctx, CFG)]
+    assert symbols.index("load_user") < symbols.index("slugify")
+    # the same imports at module level: the recent use of slugify comes first
+    moved = "from helpers import slugify\nfrom models import load_user\n" + head + body.split("\n\n", 1)[1]
+    line = moved.count("\n") + 1
+    ctx = build_context(index, CursorQuery("service.py", line, 5, text=moved), CFG)
+    symbols = [c.symbol for c in graph_candidates(index, ctx, CFG)]
+    assert symbols.index("slugify") < symbols.index("load_user")
+    index.close()
+
+
 def test_graph_attribute_of_imported_module(write_workspace) -> None:
     files = dict(PY)
     files["service.py"] = "import models as m\n\n\ndef greet(uid):\n    return m.load_user(uid)\n\n\n"

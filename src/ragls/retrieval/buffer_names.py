@@ -17,9 +17,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ragls.indexing.records import Import, ImportRow
+from ragls.models.postprocess import indent_width
 from ragls.retrieval.cursor import NOISE_WORDS, CursorContext
 
 UNUSED_SCORE = 0.5  # an imported name the buffer has not used yet
+# ... imported inside the block the cursor is in (a function's own imports are for its code):
+# above any name the buffer used already, whose use the model sees anyway
+LOCAL_UNUSED_SCORE = 1.2
 RECENCY_LINES = 15.0  # a use this many lines above the cursor scores half of one at the cursor
 FREQUENCY_WEIGHT = 0.05
 AT_CURSOR_BONUS = 2.0  # the identifier right before the cursor (the call/attribute being written)
@@ -60,11 +64,20 @@ def _aliases(lines: Sequence[str], imp: Import) -> dict[str, str]:
     return out
 
 
-def _use_score(uses: Sequence[int], cursor_line: int) -> float:
+def _use_score(uses: Sequence[int], cursor_line: int, local: bool = False) -> float:
     if not uses:
-        return UNUSED_SCORE
+        return LOCAL_UNUSED_SCORE if local else UNUSED_SCORE
     dist = min(abs(cursor_line - u) for u in uses)
     return 1.0 / (1.0 + dist / RECENCY_LINES) + FREQUENCY_WEIGHT * math.log1p(len(uses))
+
+
+def _imported_in_cursor_block(lines: Sequence[str], line: int, cursor_line: int) -> bool:
+    """Whether the import on 1-based `line` is indented (inside a function) and its block
+    still holds the cursor: no line between them is indented less."""
+    if not 0 < line < cursor_line or line > len(lines):
+        return False
+    depth = indent_width(lines[line - 1])
+    return depth > 0 and all(not t.strip() or indent_width(t) >= depth for t in lines[line : cursor_line - 1])
 
 
 def _cursor_names(ctx: CursorContext) -> tuple[str | None, set[str]]:
@@ -110,9 +123,11 @@ def ranked_names(
             if name == "*":
                 continue
             local = aliases.get(name, name)
-            imported.setdefault(local, imp)
-            local_to_name.setdefault(local, name)
-            modules.setdefault(local, targets_of.get(imp.module, ()))
+            # the first import of a name, or the one of the cursor's block
+            if local not in imported or _imported_in_cursor_block(ctx.lines, imp.line, ctx.line):
+                imported[local] = imp
+                local_to_name[local] = name
+                modules[local] = targets_of.get(imp.module, ())
         if not imp.names:
             local = imp.alias or imp.module.split(".")[0]
             modules.setdefault(local, targets_of.get(imp.module, ()))
@@ -150,7 +165,8 @@ def ranked_names(
 
     for local, imp in imported.items():
         name = local_to_name[local]
-        score = _use_score(uses.get(local, ()), ctx.line) + bonus(local)
+        in_block = _imported_in_cursor_block(ctx.lines, imp.line, ctx.line)
+        score = _use_score(uses.get(local, ()), ctx.line, in_block) + bonus(local)
         put(NameHint(name, score, "import", imp.module))
     for (mod, attr), lines in attr_uses.items():
         if attr.lower() in NOISE_WORDS:

@@ -12,6 +12,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 from ragls.cancel import NEVER, CancelToken
 from ragls.errors import ConfigError, ModelError
 from ragls.models.fim import FimTemplate
+from ragls.models.repetition import looping
 
 logger = logging.getLogger(__name__)
 
@@ -129,15 +130,19 @@ def drain(
     """The one token loop of every backend.
 
     ``pieces`` yields (text piece, finish reason or None). Stops at a finish reason, a cancel,
-    a stop string, ``on_text`` returning True, or ``yielding()`` (background work stepping
-    aside). Returns (text with stop strings cut, pieces seen, finish reason, whether the stream
-    ran out without any of those).
+    a stop string, ``on_text`` returning True, ``yielding()`` (background work stepping
+    aside), or a loop (``repetition.looping``, checked at each new line and every 16 pieces).
+    Returns (text with stop strings cut, pieces seen, finish reason, whether the stream ran out
+    without any of those).
     """
     text, tokens, finish = "", 0, "length"
     for piece, reason in pieces:
         if piece:
             tokens += 1
             text += piece
+            if ("\n" in piece or tokens % 16 == 0) and looping(text):
+                finish = "loop"
+                break
         if reason:
             finish = "length" if reason == "length" else "stop"
             break
@@ -157,7 +162,7 @@ def drain(
         text, hit = cut_at_stop(text, stops)
         return text, tokens, "stop" if hit else finish, True
     text, hit = cut_at_stop(text, stops)
-    if hit and finish in ("length", "callback"):
+    if hit and finish in ("length", "callback", "loop"):
         finish = "stop"
     return text, tokens, finish, False
 

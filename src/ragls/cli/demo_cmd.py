@@ -117,23 +117,27 @@ def run(args: argparse.Namespace) -> int:
         if result.ungrounded:
             print(f"  ungrounded names (exist nowhere in the workspace): {', '.join(result.ungrounded)}")
 
-        _say("4. Fix with ragls (a bug injected into an unsaved buffer; disk untouched)")
+        _say("4. Fix with ragls: a bug injected into an unsaved buffer, patches run against the tests")
         fix_path = DEMO_FILE
         original = index.read_text(fix_path)
         if original and DEMO_BUG in original and DEMO_FUNCTION in original:
+            from ragls.engine.verify_config import VerifyConfig
+
             broken = original.replace(DEMO_BUG, DEMO_BUG.replace('count("\\n")', 'count("\\n"'))
             bug_line = broken.split("\n").index(next(x for x in broken.split("\n") if 'count("\\n"' in x)) + 1
-            proposal = session.fix_engine().propose(
-                fix_path, broken, bug_line, bug_line, "SyntaxError: '(' was never closed"
-            )
-            if proposal is None or not proposal.parses:
-                print(f"  no fix offered: {proposal.reason if proposal else 'no proposal'}")
-            else:
-                print(f"  {proposal.title}: {proposal.reason} (not run here; `ragls fix` runs the tests)")
-                for e in proposal.edits:
-                    print(f"    lines {e.start_line}-{e.end_line} ->")
-                    for new in e.new_text.rstrip("\n").split("\n"):
-                        print("      + " + new)
+            print("  bug: " + broken.split("\n")[bug_line - 1].strip())
+            # the demo runs the tests that reference line_count, not the other tests of their files
+            fixer = session.verified_fixer(VerifyConfig(trusted=True, fix_other_tests_s=0))
+            report = fixer.fix(fix_path, broken, bug_line, bug_line, "SyntaxError: '(' was never closed",
+                               progress=lambda what: print(f"  .. {what}", flush=True))
+            verdict = report.title if report.verified else "no fix offered"
+            print(f"  {verdict}: {report.reason} (candidates {report.candidates}, repair rounds "
+                  f"{report.rounds}, {report.seconds:.0f} s)")
+            if report.diff:
+                print("  the patch" + ("" if report.verified else " that came closest (not offered)") + ":")
+                for out_line in report.diff.split("\n")[3:]:
+                    if out_line.startswith(("-", "+")):
+                        print("    " + out_line)
             target_buffer = original
         else:
             print("  (demo fix needs this repository as the workspace; skipped)")
@@ -144,8 +148,6 @@ def run(args: argparse.Namespace) -> int:
             def_line = next(
                 i for i, x in enumerate(target_buffer.split("\n"), 1) if x.startswith(DEMO_FUNCTION)
             )
-            from ragls.engine.verify_config import VerifyConfig
-
             config = VerifyConfig(trusted=True, test_candidates=1, test_repair_rounds=1)
             test = session.verified_tests(config).generate(fix_path, target_buffer, def_line)
             print(f"  {test.framework} tests for {test.symbol} -> {test.test_file}: {test.passed} passed "

@@ -277,7 +277,8 @@ class VerifiedFixer:
             logger.info("fix candidate rejected: %s", problem)
             reasons.append(problem)
             return None
-        total = sum(len(s.first) + len(s.rest) for s in selection)
+        # the other tests may be cut by their time limit: the report counts what ran
+        total = sum(len(s.first) + (len(s.rest) if self.config.fix_other_tests_s else 0) for s in selection)
         if total:
             progress(f"running {total} tests")
         return self._evaluate(plan, box, selection, proposal)

@@ -15,8 +15,8 @@ from gguf_tiny import make_tiny_gguf
 
 
 def test_measurement_times_a_keystroke_on_a_real_gguf(tmp_path: Path) -> None:
-    ms = model_choice.measure_keystroke_ms(make_tiny_gguf(tmp_path / "t.gguf", "qwen2"), threads=1)
-    assert 0.0 < ms < 60_000
+    cost = model_choice.measure_keystroke(make_tiny_gguf(tmp_path / "t.gguf", "qwen2"), threads=1)
+    assert 0.0 < cost.ms < 60_000 and 0.0 < cost.cpu_share < 1.5
 
 
 def test_measured_once_and_cached_per_version(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -25,11 +25,11 @@ def test_measured_once_and_cached_per_version(monkeypatch: pytest.MonkeyPatch, t
     monkeypatch.setattr(bundles, "assemble", lambda b, directory=None: model)
     calls: list[Path] = []
 
-    def measure(path: Path, threads: int = 2) -> float:
+    def measure(path: Path, threads: int = 2) -> model_choice.KeystrokeCost:
         calls.append(path)
-        return 640.0
+        return model_choice.KeystrokeCost(640.0, 0.9)
 
-    monkeypatch.setattr(model_choice, "measure_keystroke_ms", measure)
+    monkeypatch.setattr(model_choice, "measure_keystroke", measure)
     large = bundles.BUNDLES["qwen2.5-coder-1.5b"]
     assert model_choice.keystroke_ms(large) == 640.0
     assert model_choice.keystroke_ms(large) == 640.0
@@ -40,6 +40,19 @@ def test_measured_once_and_cached_per_version(monkeypatch: pytest.MonkeyPatch, t
     monkeypatch.setattr(model_choice, "MEASURE_VERSION", model_choice.MEASURE_VERSION + 1)
     assert model_choice.keystroke_ms(large) == 640.0
     assert len(calls) == 2
+
+
+def test_a_measurement_on_a_busy_machine_is_used_but_not_cached(monkeypatch: pytest.MonkeyPatch,
+                                                                tmp_path: Path) -> None:
+    monkeypatch.setenv("RAGLS_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(bundles, "assemble", lambda b, directory=None: tmp_path / "t.gguf")
+    costs = [model_choice.KeystrokeCost(1544.0, 0.59), model_choice.KeystrokeCost(850.0, 0.86)]
+    monkeypatch.setattr(model_choice, "measure_keystroke", lambda path, threads=2: costs.pop(0))
+    large = bundles.BUNDLES["qwen2.5-coder-1.5b"]
+    assert model_choice.keystroke_ms(large) == 1544.0  # busy: this start decides on it...
+    assert not (tmp_path / "keystroke-latency.json").exists()
+    assert model_choice.keystroke_ms(large) == 850.0  # ...the next measures again, and keeps it
+    assert model_choice.keystroke_ms(large) == 850.0 and costs == []
 
 
 def test_largest_model_within_the_target(monkeypatch: pytest.MonkeyPatch) -> None:

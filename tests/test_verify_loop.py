@@ -244,6 +244,26 @@ def test_other_tests_start_only_within_the_time_limit(write_workspace, server: S
     assert cut.to_json()["tests_not_run"] == cut.tests_not_run
 
 
+def test_an_unclosed_bracket_is_fixed_by_a_closing_the_tests_pass_without_the_model(
+    write_workspace, server: ScriptedServer
+) -> None:
+    broken = CALC.replace("return x * k", "return max(x * k, 0").replace("k < 0", "k < -1")
+    root = write_workspace({"calc.py": broken, "tests/test_calc.py": TESTS + (
+        "\n\ndef test_scale_negative():\n    assert scale(3, -1) == 0\n")})
+    server.script(fence(WRONG_ADD))  # the model would only be asked if no closing passed
+    session = _session(root, server)
+    try:
+        config = VerifyConfig(trusted=True, fix_candidates=1, fix_repair_rounds=0)
+        line = broken.split("\n").index("    return max(x * k, 0") + 1
+        report = session.verified_fixer(config).fix("calc.py", broken, line, line, "'(' was never closed")
+    finally:
+        session.close()
+    # `max(x) * k, 0` and `max(x * k), 0` parse too (tuples) and fail; `max(x * k, 0)` passes all
+    assert report.verified and report.title == "Fix: tests pass (3/3)"
+    assert "+    return max(x * k, 0)\n" in report.diff
+    assert server.requests == [] and report.candidates == 3
+
+
 def test_repair_round_feeds_the_failure_back(buggy_ws: Path, server: ScriptedServer) -> None:
     server.script(fence(WRONG_ADD), fence(WRONG_ADD), fence(GOOD_ADD))
     session = _session(buggy_ws, server)

@@ -130,9 +130,9 @@ def run(args: argparse.Namespace) -> int:
             fixer = session.verified_fixer(VerifyConfig(trusted=True, fix_other_tests_s=0))
             report = fixer.fix(fix_path, broken, bug_line, bug_line, "SyntaxError: '(' was never closed",
                                progress=lambda what: print(f"  .. {what}", flush=True))
-            verdict = report.title if report.verified else "no fix offered"
-            print(f"  {verdict}: {report.reason} (candidates {report.candidates}, repair rounds "
-                  f"{report.rounds}, {report.seconds:.0f} s)")
+            verdict = report.title if report.verified else f"no fix offered: {report.reason}"
+            print(f"  {verdict} (candidates {report.candidates}, repair rounds {report.rounds}, "
+                  f"{report.seconds:.0f} s)")
             if report.diff:
                 print("  the patch" + ("" if report.verified else " that came closest (not offered)") + ":")
                 for out_line in report.diff.split("\n")[3:]:

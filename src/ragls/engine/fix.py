@@ -260,9 +260,12 @@ class FixEngine:
         ]
 
     def _check(self, plan: FixPlan, reply: str) -> FixProposal:
+        return self.patch(plan, _reindent(extract_code(reply), "\n".join(plan.old_region)))
+
+    def patch(self, plan: FixPlan, code: str) -> FixProposal:
+        """`code` in place of the plan's region, checked to parse and to stay a fix."""
         path, lines, first, last, old_region = plan.path, plan.lines, plan.first, plan.last, plan.old_region
         before = plan.syntax_errors
-        code = _reindent(extract_code(reply), "\n".join(old_region))
         new_region = code.split("\n")
         if not code.strip() or new_region == old_region:
             return FixProposal(path, "Fix with ragls", [], plan.buffer, False, "the model proposed no change")

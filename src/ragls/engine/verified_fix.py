@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from ragls.cancel import NEVER, CancelToken
 from ragls.engine import pytest_file
+from ragls.engine.bracket_repair import closing_candidates
 from ragls.engine.fix import FixEngine, FixPlan, FixProposal
 from ragls.engine.grounding import ungrounded_names
 from ragls.engine.runners import run_pytest
@@ -229,6 +230,18 @@ class VerifiedFixer:
         scored: list[_Scored] = []
         seen: set[str] = set()
         reasons: list[str] = []
+        python = plan.path.endswith(".py")
+        closings = closing_candidates(plan.old_region) if plan.syntax_errors and python else []
+        for i, region in enumerate(closings):  # no model needed: a bracket closed where it parses
+            cancel.raise_if_cancelled()
+            progress(f"trying bracket closing {i + 1}/{len(closings)}")
+            report.candidates += 1
+            proposal = self.engine.patch(plan, "\n".join(region))
+            s = self._consider(plan, box, selection, proposal, seen, reasons, progress)
+            if s is not None:
+                scored.append(s)
+                if s.all_pass and cfg.fix_stop_at_first_pass:
+                    return s
         for i in range(max(1, cfg.fix_candidates)):
             cancel.raise_if_cancelled()
             progress(f"generating candidate {i + 1}/{cfg.fix_candidates}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from ragls.models.postprocess import MAX_LINES, is_unit_complete, postprocess
@@ -117,3 +119,18 @@ def test_blank_lines_before_code_on_an_indented_empty_line_are_dropped() -> None
     prefix = "def f(args):\n    x = 1\n    "
     out = postprocess("\n\n    if not x:\n        return 2", prefix=prefix, suffix="", language="python")
     assert out == "if not x:\n        return 2"
+
+
+def test_the_open_brackets_from_the_memoized_lines_above_match_a_full_lex() -> None:
+    from ragls.models import postprocess as post
+
+    text = Path(post.__file__).read_text(encoding="utf-8")
+    text += '\nx = call(a, [1, 2,\n    """doc ( [ {\nstill doc\n'  # ends inside a string, brackets open
+    for cut in range(0, len(text), 97):  # the cursor anywhere, typing along its line
+        prefix = text[:cut]
+        for typed in ("", "f(", 'g("(', "h[0]"):
+            tail = (prefix + typed)[-post._PREFIX_SCAN_CHARS:]
+            want = post._push_pop([], post.bracket_positions(tail, "python"))
+            assert post.open_brackets(prefix + typed, "python") == want
+    inside = text + "call("  # inside the docstring: the bracket typed there opens nothing
+    assert post.open_brackets(inside, "python") == ["(", "["]

@@ -14,6 +14,8 @@ import re
 import textwrap
 from collections.abc import Sequence
 
+from ragls.models.postprocess import bracket_positions
+
 MAX_CANDIDATES = 4
 _PAIRS = {"(": ")", "[": "]", "{": "}"}
 _STRING = re.compile(r"[rbuf]*('''|\"\"\"|'|\")(?:\\.|(?!\1).)*\1", re.IGNORECASE)
@@ -39,15 +41,13 @@ def closing_candidates(region: Sequence[str]) -> list[list[str]]:
 
 def _open_brackets(line: str) -> list[tuple[int, str]]:
     """(index, closer) of the brackets `line` opens and does not close, outside strings and comments."""
-    code = _STRING.sub(lambda m: " " * len(m.group()), line)
-    code = code.split("#", 1)[0]
     stack: list[tuple[int, str]] = []
-    for at, ch in enumerate(code):
+    for at, ch in bracket_positions(line, "python"):
         if ch in _PAIRS:
             stack.append((at, _PAIRS[ch]))
         elif stack and ch == stack[-1][1]:
             stack.pop()
-        elif ch in ")]}":
+        else:
             return []  # closes a bracket of an earlier line: a statement over lines, not ours to mend
     return stack
 

@@ -42,7 +42,7 @@ from ragls.filetypes import language_for_path
 from ragls.lru import LRUCache
 from ragls.models.backend import GenerationRequest, GenerationResult
 from ragls.models.fim import build_prompt, stop_sequences
-from ragls.models.postprocess import UnitEnd, postprocess
+from ragls.models.postprocess import UnitEnd, open_brackets, postprocess
 from ragls.retrieval.cursor import Cursor
 from ragls.retrieval.types import CursorQuery, Snippet
 
@@ -194,6 +194,7 @@ class CompletionEngine:
         if warm is None:
             return 0
         cursor, language, prompt = self._full_prompt(query)
+        open_brackets(cursor.prefix, language or "")  # lexes the lines above once, for postprocess
         if self.lean_read_ms is not None:  # built now, the lean prompt costs a request nothing
             self._lean_prompt(query.path, cursor, language)
         warm(prompt.text[: prompt.stable_chars])

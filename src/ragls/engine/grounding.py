@@ -20,8 +20,6 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from ragls.indexing.tokens import identifiers
-
 if TYPE_CHECKING:
     from ragls.indexing.workspace import WorkspaceIndex
 
@@ -292,7 +290,34 @@ def _assigned_in(code: str) -> set[str]:
     return {name for m in _ASSIGNED.finditer(code) for name in m.groups() if name}
 
 
-def _known_receiver(receiver: str, known: set[str], index: WorkspaceIndex) -> bool:
+class _BufferNames:
+    """`name in buffer` as a whole word, looked up per name: a set of every identifier of a
+    100 KB buffer took 4 ms per completion, a few `str.find` calls take microseconds."""
+
+    def __init__(self, buffer: str, extra: set[str] | None = None) -> None:
+        self.buffer, self.extra = buffer, extra or set()
+
+    def __contains__(self, name: str) -> bool:
+        if name in self.extra:
+            return True
+        at = self.buffer.find(name)
+        while at >= 0:
+            end = at + len(name)
+            if not (at and _is_word_char(self.buffer[at - 1])) and not (
+                    end < len(self.buffer) and _is_word_char(self.buffer[end])):
+                return True
+            at = self.buffer.find(name, at + 1)
+        return False
+
+    def with_names(self, names: set[str]) -> _BufferNames:
+        return _BufferNames(self.buffer, self.extra | names)
+
+
+def _is_word_char(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"
+
+
+def _known_receiver(receiver: str, known: set[str] | _BufferNames, index: WorkspaceIndex) -> bool:
     return (
         receiver in known
         or receiver in _PY_BUILTINS
@@ -339,7 +364,7 @@ def ungrounded_names(
 ) -> list[str]:
     """Names the completion calls or imports that exist nowhere the model could know of."""
     known_builtins = BUILTINS.get(language, set())
-    known_in_buffer = set(identifiers(buffer))  # the buffer never contains the completion itself
+    known_in_buffer = _BufferNames(buffer)  # the buffer never contains the completion itself
     defined_in_completion = set(re.findall(r"(?:def|function|func|fn|class)\s+([A-Za-z_]\w*)", completion))
     missing: list[str] = []
     seen: set[str] = set()
@@ -362,7 +387,7 @@ def ungrounded_names(
             missing.append(label)
             continue
         if language == "python" and not _known_receiver(
-            receiver, known_in_buffer | defined_in_completion | _assigned_in(completion), index
+            receiver, known_in_buffer.with_names(defined_in_completion | _assigned_in(completion)), index
         ):
             missing.append(receiver)  # `pb.DataFrame()` where nothing is called pb
             continue

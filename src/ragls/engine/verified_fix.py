@@ -15,6 +15,7 @@ import difflib
 import logging
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -230,22 +231,7 @@ class VerifiedFixer:
         scored: list[_Scored] = []
         seen: set[str] = set()
         reasons: list[str] = []
-        python = plan.path.endswith(".py")
-        closings = closing_candidates(plan.old_region) if plan.syntax_errors and python else []
-        for i, region in enumerate(closings):  # no model needed: a bracket closed where it parses
-            cancel.raise_if_cancelled()
-            progress(f"trying bracket closing {i + 1}/{len(closings)}")
-            report.candidates += 1
-            proposal = self.engine.patch(plan, "\n".join(region))
-            s = self._consider(plan, box, selection, proposal, seen, reasons, progress)
-            if s is not None:
-                scored.append(s)
-                if s.all_pass and cfg.fix_stop_at_first_pass:
-                    return s
-        for i in range(max(1, cfg.fix_candidates)):
-            cancel.raise_if_cancelled()
-            progress(f"generating candidate {i + 1}/{cfg.fix_candidates}")
-            proposal = self.engine.candidate(plan, 0.2 + 0.3 * i, cancel)
+        for proposal in self._proposals(plan, cancel, progress):
             report.candidates += 1
             s = self._consider(plan, box, selection, proposal, seen, reasons, progress)
             if s is not None:
@@ -267,6 +253,20 @@ class VerifiedFixer:
         if best is None:
             report.reason = reasons[-1] if reasons else "the model proposed no change"
         return best
+
+    def _proposals(self, plan: FixPlan, cancel: CancelToken, progress: Progress) -> Iterator[FixProposal]:
+        """Bracket closings first (no model needed, for a line whose bracket is never closed), then
+        the model's candidates at rising temperatures."""
+        python = plan.path.endswith(".py")
+        closings = closing_candidates(plan.old_region) if plan.syntax_errors and python else []
+        for i, region in enumerate(closings):
+            cancel.raise_if_cancelled()
+            progress(f"trying bracket closing {i + 1}/{len(closings)}")
+            yield self.engine.patch(plan, "\n".join(region))
+        for i in range(max(1, self.config.fix_candidates)):
+            cancel.raise_if_cancelled()
+            progress(f"generating candidate {i + 1}/{self.config.fix_candidates}")
+            yield self.engine.candidate(plan, 0.2 + 0.3 * i, cancel)
 
     def _consider(
         self,

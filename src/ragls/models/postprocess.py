@@ -213,12 +213,7 @@ def _drop_suffix_overlap(text: str, suffix: str, single_line: bool) -> str:
 
 def _drop_extra_closers(text: str, prefix: str, suffix: str, language: str | None) -> str:
     """Remove trailing closers of the completion that the suffix's leading closers duplicate."""
-    stack = open_brackets(prefix, language)
-    for _, c in bracket_positions(text, language):
-        if c in _OPEN:
-            stack.append(c)
-        elif stack and stack[-1] == _CLOSE[c]:
-            stack.pop()
+    stack = _push_pop(open_brackets(prefix, language), bracket_positions(text, language))
     excess = 0
     for c in suffix.lstrip():
         if c not in _CLOSE:

@@ -115,16 +115,20 @@ def ranked_names(
     imported: dict[str, Import] = {}  # local name -> import
     local_to_name: dict[str, str] = {}  # alias -> imported name
     modules: dict[str, tuple[str, ...]] = {}  # local module name -> its files
+    in_block: set[str] = set()  # local names imported inside the block the cursor is in
     for imp in ctx.imports:
         if imp.module in known and imp.module not in targets_of:  # resolved: external
             continue
         aliases = _aliases(ctx.lines, imp) if imp.names else {}
+        local_import = bool(imp.names) and _imported_in_cursor_block(ctx.lines, imp.line, ctx.line)
         for name in imp.names:
             if name == "*":
                 continue
             local = aliases.get(name, name)
             # the first import of a name, or the one of the cursor's block
-            if local not in imported or _imported_in_cursor_block(ctx.lines, imp.line, ctx.line):
+            if local not in imported or local_import:
+                if local_import:
+                    in_block.add(local)
                 imported[local] = imp
                 local_to_name[local] = name
                 modules[local] = targets_of.get(imp.module, ())
@@ -165,8 +169,7 @@ def ranked_names(
 
     for local, imp in imported.items():
         name = local_to_name[local]
-        in_block = _imported_in_cursor_block(ctx.lines, imp.line, ctx.line)
-        score = _use_score(uses.get(local, ()), ctx.line, in_block) + bonus(local)
+        score = _use_score(uses.get(local, ()), ctx.line, local in in_block) + bonus(local)
         put(NameHint(name, score, "import", imp.module))
     for (mod, attr), lines in attr_uses.items():
         if attr.lower() in NOISE_WORDS:

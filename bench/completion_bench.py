@@ -118,6 +118,7 @@ def run_package(pkg: Package, tasks: list[Task], args) -> tuple[dict[str, list[d
         engine.heal = not args.no_heal
         if args.suffix_share is not None:
             engine.suffix_share = args.suffix_share
+        engine.own_block = not args.whole_suffix
         # every task is a file just opened: measure the full prompt, not the quick cold-cache one
         engine.lean_read_ms = None
         info["model"] = engine.backend.name
@@ -322,6 +323,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--suffix-share", type=float, help="share of the prompt for the code after the "
                     "cursor (default: the engine's; with --methods none --cold-prompt-ms 1000 it is "
                     "the editor's lean first prompt)")
+    ap.add_argument("--whole-suffix", action="store_true", help="the suffix runs on into the next "
+                    "definition (to measure code_window.block_suffix)")
     ap.add_argument("--no-heal", action="store_true",
                     help="no token healing: the prompt ends exactly at the cursor (to measure healing)")
     ap.add_argument("--head-share", type=float, help="share of the prompt for the file's own imports "
@@ -351,6 +354,7 @@ def main(argv: list[str] | None = None) -> int:
             "raw_window": args.raw_window,
             "heal": not args.no_heal,
             "suffix_share": args.suffix_share,
+            "whole_suffix": args.whole_suffix,
             "score": args.score,
             "es": "1 - Levenshtein / max(len) of the stripped first lines",
         },

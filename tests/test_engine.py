@@ -495,3 +495,28 @@ def test_fix_and_test_prompts_show_context_in_the_targets_language_only(write_wo
         assert family == ["web/text.ts", "web/view.tsx", "web/old.js"]
     finally:
         index.close()
+
+
+def test_the_suffix_ends_where_the_next_definition_starts(project: WorkspaceIndex, tiny_backend) -> None:
+    from ragls.engine.code_window import block_suffix
+    from ragls.engine.completion import CompletionEngine
+    from ragls.retrieval.types import CursorQuery
+
+    # an empty body: the next method is not the one being written
+    assert block_suffix("\n\n    @property\n    def is_redirect(self):", 8) == "\n\n"
+    # inside a body the rest of the body stays, up to the next definition outside it
+    inside = "x)\n        return y\n\n    def other(self):\n        pass"
+    assert block_suffix(inside, 8) == "x)\n        return y\n\n"
+    # a closing bracket or a nested definition is not the end of the block
+    call = "\n    )\n    def inner():\n        pass"
+    assert block_suffix(call, 8) == "\n    )\n"
+    assert block_suffix("\n        def helper():\n            pass", 8).endswith("pass")
+    assert block_suffix("\ndef top():\n    pass", 0) == "\ndef top():\n    pass"  # module level: all of it
+
+    engine = CompletionEngine(project, Retriever(project), tiny_backend, max_tokens=8)
+    buffer = ("class Response:\n    @property\n    def is_success(self):\n        \n\n"
+              "    @property\n    def is_redirect(self):\n        return 3\n")
+    query = CursorQuery("shop/service.py", 4, 9, buffer)
+    assert "is_redirect" not in engine.prompt_for(query).suffix
+    engine.own_block = False
+    assert "is_redirect" in engine.prompt_for(query).suffix

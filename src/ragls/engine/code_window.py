@@ -12,6 +12,7 @@ keystroke costs dictionary look-ups, not tokenizer calls.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -42,6 +43,7 @@ class CodeBudget:
     align: int
     mend: bool = True  # the scope headers above the window (off: to measure them)
     suffix_share: float = SUFFIX_SHARE  # of `target`, for the code after the cursor
+    own_block: bool = True  # the suffix ends where a definition outside the cursor's block starts
 
 
 class CodeWindow:
@@ -54,6 +56,8 @@ class CodeWindow:
         """(prefix, suffix, the 1-based lines the window shows) for the cursor."""
         align, target = budget.align, budget.target
         prefix, suffix = window(cursor.prefix, cursor.suffix, PREFIX_LINES, SUFFIX_LINES, align=align)
+        if budget.own_block and language == "python":
+            suffix = block_suffix(suffix, cursor_indent(cursor))
         imports = ""
         if target is not None:
             tokens = int(target * budget.share)
@@ -126,3 +130,25 @@ class CodeWindow:
         start = cursor.line - 1 - prefix.count("\n")
         return self.memo(("scope", cursor.line, cursor.around_line, start),
                          lambda: scope_head(language, cursor.lines, start, cursor.line - 1))
+
+
+_OUTER_DEF = re.compile(r"(?:async\s+def|def|class)\b|@")
+
+
+def cursor_indent(cursor: Cursor) -> int:
+    """The indentation of the cursor's line (the cursor's column on a blank line)."""
+    line = cursor.lines[cursor.line - 1]
+    return len(line) - len(line.lstrip()) if line.strip() else len(cursor.line_before)
+
+
+def block_suffix(suffix: str, indent: int) -> str:
+    """`suffix` up to the first definition (or decorator) indented less than `indent`: the next
+    function is not the one being written. At an empty body the model otherwise reads the next
+    definition's name last and writes its body (`codes.is_redirect(...)` in `is_success`)."""
+    lines = suffix.split("\n")
+    for i, line in enumerate(lines[1:], 1):
+        body = line.lstrip()
+        if body and len(line) - len(body) < indent and _OUTER_DEF.match(body):
+            return "\n".join(lines[:i]) + "\n"
+    return suffix
+

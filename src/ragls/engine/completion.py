@@ -102,6 +102,7 @@ class CompletionEngine:
         self.head_share = HEAD_SHARE  # at most this share of the prompt for the file's imports
         self.mend_window = True  # the scope headers above the window (code_window.py)
         self.suffix_share = SUFFIX_SHARE  # of the prompt, for the code after the cursor
+        self.own_block = True  # the suffix stops at the next definition outside the cursor's block
         # token healing: the cursor line's last space or tab is left out of the prompt and the
         # answer held to begin with it (models/answer_start.py); off only to measure it
         self.heal = True
@@ -297,6 +298,7 @@ class CompletionEngine:
             n_ctx=n_ctx,
             align=WINDOW_ALIGN if self.stable_prompts else 1,
             suffix_share=self.suffix_share,
+            own_block=self.own_block,
         ))
         snippets = self._code.fit(not_shown(snippets, path, shown, self.context_layout), prefix, suffix,
                                   n_ctx, self.max_tokens)

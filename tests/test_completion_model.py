@@ -6,7 +6,7 @@ import pytest
 
 from ragls.cancel import NEVER
 from ragls.engine.completion import CompletionEngine
-from ragls.engine.grounding import called_names, cut_before, ungrounded_names
+from ragls.engine.grounding import called_names, cut_before, says_something, ungrounded_names
 from ragls.indexing.workspace import WorkspaceIndex
 from ragls.models.backend import GenerationRequest, GenerationResult
 from ragls.models.fim import TEMPLATES
@@ -113,6 +113,17 @@ def test_a_suggestion_left_empty_by_the_cut_is_resampled(blog: WorkspaceIndex) -
     assert res.completion == "slugify_title(self.title)"
     assert res.ungrounded == ["slugify_text"]  # what the model first wrote
     assert backend.requests[1].temperature > 0  # a second, sampled candidate
+
+
+def test_a_cut_that_leaves_only_keywords_is_resampled(blog: WorkspaceIndex) -> None:
+    # `if not` alone says nothing (the 0.5B model wrote `if not self.is_in_alt_screen:` in rich)
+    assert not says_something("if not ") and not says_something("return") and not says_something("")
+    assert says_something("if x") and says_something("return 0") and says_something("self.headers =")
+    backend = Scripted(["not slugify_text(self.title)", "slugify_title(self.title)"])
+    res = CompletionEngine(blog, Retriever(blog), backend).complete(_query(blog))
+    assert res.completion == "slugify_title(self.title)"
+    assert res.ungrounded == ["slugify_text"]
+    assert len(backend.requests) == 2
 
 
 def test_nothing_invented_is_shown(blog: WorkspaceIndex) -> None:

@@ -326,7 +326,13 @@ def _known_receiver(receiver: str, known: set[str] | _BufferNames, index: Worksp
     )
 
 
-MIN_SHOWN_CHARS = 3  # a suggestion cut before an invented name must keep at least this much
+_WORD = re.compile(r"[A-Za-z_]\w*|\d|['\"]")
+
+
+def says_something(cut: str) -> bool:
+    """Whether a suggestion cut before an invented name still holds a name or a literal: `if not`
+    or `return` alone (keywords only) is not worth showing."""
+    return any(not keyword.iskeyword(w) for w in _WORD.findall(cut))
 
 
 def grounded(text: str, clean: Callable[[str], tuple[str, list[str]]], resample: Callable[[], str],
@@ -334,7 +340,7 @@ def grounded(text: str, clean: Callable[[str], tuple[str, list[str]]], resample:
     """The suggestion to show from the model's `text`, and the invented names it wrote.
 
     `clean` turns model text into (suggestion, names it calls that exist nowhere). A suggestion
-    with such a name is cut before it; when too little is left, the model samples once more
+    with such a name is cut before it; when only keywords are left, the model samples once more
     (`resample`: cheap, the prompt is cached) and a grounded candidate is preferred. Nothing
     invented is shown.
     """
@@ -343,7 +349,7 @@ def grounded(text: str, clean: Callable[[str], tuple[str, list[str]]], resample:
         return completion, []
     logger.info("completion at %s calls unknown names: %s", where, ungrounded)
     cut = cut_before(completion, ungrounded).rstrip()
-    if len(cut.strip()) >= MIN_SHOWN_CHARS:
+    if says_something(cut):
         return cut, ungrounded
     second, second_ungrounded = clean(resample())
     return (second if second and not second_ungrounded else ""), ungrounded

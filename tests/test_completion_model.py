@@ -124,6 +124,9 @@ def test_a_cut_that_leaves_only_keywords_is_resampled(blog: WorkspaceIndex) -> N
     assert res.completion == "slugify_title(self.title)"
     assert res.ungrounded == ["slugify_text"]
     assert len(backend.requests) == 2
+    # when the second candidate invents a name too, the keywords are what is left to show
+    backend = Scripted(["not slugify_text(self.title)", "make_slug(self.title)"])
+    assert CompletionEngine(blog, Retriever(blog), backend).complete(_query(blog)).completion == "not"
 
 
 def test_nothing_invented_is_shown(blog: WorkspaceIndex) -> None:

@@ -341,8 +341,8 @@ def grounded(text: str, clean: Callable[[str], tuple[str, list[str]]], resample:
 
     `clean` turns model text into (suggestion, names it calls that exist nowhere). A suggestion
     with such a name is cut before it; when only keywords are left, the model samples once more
-    (`resample`: cheap, the prompt is cached) and a grounded candidate is preferred. Nothing
-    invented is shown.
+    (`resample`: cheap, the prompt is cached) and a grounded candidate is preferred, else the
+    keywords (`if not`) are shown when there are any. Nothing invented is shown.
     """
     completion, ungrounded = clean(text)
     if not ungrounded:
@@ -352,7 +352,9 @@ def grounded(text: str, clean: Callable[[str], tuple[str, list[str]]], resample:
     if says_something(cut):
         return cut, ungrounded
     second, second_ungrounded = clean(resample())
-    return (second if second and not second_ungrounded else ""), ungrounded
+    if second and not second_ungrounded:
+        return second, ungrounded
+    return (cut if _WORD.search(cut) else ""), ungrounded
 
 
 def cut_before(completion: str, names: list[str]) -> str:

@@ -21,8 +21,9 @@ from ragls.engine.buffer import window
 from ragls.engine.completion_prompt import PREFIX_LINES, SUFFIX_LINES, SUFFIX_SHARE
 from ragls.engine.file_head import file_head
 from ragls.engine.prompt_fit import trim_lines
-from ragls.engine.scope_head import scope_head
+from ragls.engine.scope_head import cursor_indent, scope_head
 from ragls.lru import LRUCache
+from ragls.models.postprocess import indent_width
 from ragls.retrieval.cursor import Cursor
 from ragls.retrieval.types import Snippet
 
@@ -57,7 +58,7 @@ class CodeWindow:
         align, target = budget.align, budget.target
         prefix, suffix = window(cursor.prefix, cursor.suffix, PREFIX_LINES, SUFFIX_LINES, align=align)
         if budget.own_block and language == "python":
-            suffix = block_suffix(suffix, cursor_indent(cursor))
+            suffix = block_suffix(suffix, cursor_indent(cursor.lines, cursor.line - 1))
         imports = ""
         if target is not None:
             tokens = int(target * budget.share)
@@ -135,12 +136,6 @@ class CodeWindow:
 _OUTER_DEF = re.compile(r"(?:async\s+def|def|class)\b|@")
 
 
-def cursor_indent(cursor: Cursor) -> int:
-    """The indentation of the cursor's line (the cursor's column on a blank line)."""
-    line = cursor.lines[cursor.line - 1]
-    return len(line) - len(line.lstrip()) if line.strip() else len(cursor.line_before)
-
-
 def block_suffix(suffix: str, indent: int) -> str:
     """`suffix` up to the first definition (or decorator) indented less than `indent`: the next
     function is not the one being written. At an empty body the model otherwise reads the next
@@ -148,7 +143,6 @@ def block_suffix(suffix: str, indent: int) -> str:
     lines = suffix.split("\n")
     for i, line in enumerate(lines[1:], 1):
         body = line.lstrip()
-        if body and len(line) - len(body) < indent and _OUTER_DEF.match(body):
+        if body and indent_width(line) < indent and _OUTER_DEF.match(body):
             return "\n".join(lines[:i]) + "\n"
     return suffix
-

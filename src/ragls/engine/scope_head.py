@@ -50,7 +50,7 @@ def scope_head(language: str | None, lines: Sequence[str], start: int, cursor_li
 
 def _enclosing_headers(lines: Sequence[str], cursor_line: int) -> list[tuple[int, int]]:
     """(first, last line) of each class / def header around `cursor_line`, outermost first."""
-    limit = _cursor_indent(lines, cursor_line)
+    limit = cursor_indent(lines, cursor_line)
     found: list[tuple[int, int]] = []
     for ln in range(cursor_line - 1, -1, -1):
         if limit == 0:
@@ -64,7 +64,7 @@ def _enclosing_headers(lines: Sequence[str], cursor_line: int) -> list[tuple[int
     return found[::-1]
 
 
-def _cursor_indent(lines: Sequence[str], cursor_line: int) -> int:
+def cursor_indent(lines: Sequence[str], cursor_line: int) -> int:
     """The cursor line's indentation; on a blank line, that of the code above (one deeper after `:`)."""
     text = lines[cursor_line] if cursor_line < len(lines) else ""
     if text.strip() or text:

@@ -222,10 +222,30 @@ def run_fix_part(engines, problem: dict, index_no: int, config) -> FixRow | None
 class Engines:
     """One loaded model shared by every problem; a fresh index per problem workspace."""
 
-    def __init__(self, model: str | None, threads: int) -> None:
+    def __init__(self, model: str | None, threads: int, lookup: bool = True) -> None:
+        from ragls.cancel import NEVER
         from ragls.models.backend import ModelConfig, load_backend
 
-        self.backend = load_backend(ModelConfig(model=model, n_ctx=4096, threads=threads))
+        self.backend = load_backend(ModelConfig(model=model, n_ctx=4096, threads=threads,
+                                                lookup_decoding=lookup))
+        self.written, self.write_ms = 0, 0.0  # tokens the model wrote, and the time it took
+        inner = self.backend.generate
+
+        def counted(req, cancel=NEVER, on_text=None):
+            res = inner(req, cancel, on_text)
+            self.written += res.tokens
+            self.write_ms += max(0.0, res.elapsed_ms - res.prompt_ms)
+            return res
+
+        self.backend.generate = counted
+
+    def writing(self) -> str:
+        """Tokens written and the model's writing speed; with lookup decoding, drafts kept."""
+        tps = self.written / self.write_ms * 1000 if self.write_ms else 0.0
+        lookup = getattr(self.backend, "_lookup", None)
+        drafts = (f"; draft tokens kept {lookup.accepted} of {lookup.drafted}" if lookup is not None
+                  else "; lookup decoding off")
+        return f"model writing: {self.written} tokens at {tps:.1f} tokens/s{drafts}"
 
     def __call__(self, ws: Path):
         from ragls.engine.testgen import TestGenerator
@@ -298,6 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--no-style-example", action="store_true", help="show the model no existing test")
     p.add_argument("--log-replies", action="store_true", help="log the model's replies and rejections")
+    p.add_argument("--no-lookup", action="store_true", help="model.lookupDecoding off (to measure it)")
     args = p.parse_args(argv)
     if args.log_replies:
         import logging
@@ -314,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
 
     every = list(read_problems().values())
     problems = every[args.offset : args.offset + args.limit]
-    engines = Engines(args.model, args.threads)
+    engines = Engines(args.model, args.threads, lookup=not args.no_lookup)
     config = VerifyConfig(
         trusted=True,
         test_candidates=args.test_candidates,
@@ -358,6 +379,7 @@ def main(argv: list[str] | None = None) -> int:
         + (", no style example" if args.no_style_example else "")
     )
     print(tables(model, tests, fixes))
+    print(engines.writing())
     engines.backend.close()
     return 0
 

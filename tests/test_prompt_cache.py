@@ -96,9 +96,9 @@ def test_warming_does_nothing_while_a_completion_runs(backend: LocalGGUFBackend)
 
 
 def test_background_generation_steps_aside_for_a_completion(backend: LocalGGUFBackend) -> None:
-    llm = backend._llm
-    real_eval = llm.eval
-    llm.eval = lambda tokens: (time.sleep(0.01), real_eval(tokens))[1]
+    ctx = backend._llm._ctx  # every read and every written token goes through its decode
+    real_decode = ctx.decode
+    ctx.decode = lambda batch: (time.sleep(0.01), real_decode(batch))[1]
     job: dict = {}
 
     def background() -> None:
@@ -112,7 +112,7 @@ def test_background_generation_steps_aside_for_a_completion(backend: LocalGGUFBa
     res = backend.generate(request("y = "))
     completion_done = time.perf_counter()
     worker.join(30)
-    llm.eval = real_eval
+    ctx.decode = real_decode
     assert res.finish_reason in ("length", "stop", "callback")
     assert completion_done < job["done"]  # the completion did not wait for the job
     assert backend.preemptions >= 1

@@ -93,6 +93,7 @@ class ModelConfig:
     n_ctx: int = 4096
     threads: int = 2
     template: str | None = None
+    lookup_decoding: bool = True  # background answers draft from the prompt (lookup_decoding.py)
     max_tokens: int = 64
     temperature: float = 0.1
     connect_timeout_s: float = 3
@@ -224,4 +225,5 @@ def load_backend(config: ModelConfig, role: str = "completion") -> CompletionBac
     check_gguf_file(path)
     from ragls.models.local_gguf import LocalGGUFBackend
 
-    return LocalGGUFBackend(path, n_ctx=config.n_ctx, threads=config.threads, template=config.template)
+    return LocalGGUFBackend(path, n_ctx=config.n_ctx, threads=config.threads, template=config.template,
+                            lookup=config.lookup_decoding)

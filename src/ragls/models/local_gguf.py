@@ -28,6 +28,7 @@ from ragls.models.backend import GenerationRequest, GenerationResult, check_gguf
 from ragls.models.fim import TEMPLATES, FimTemplate, detect_template
 from ragls.models.gate import GATE
 from ragls.models.kv_slots import KVSlots
+from ragls.models.lookup_decoding import LookupDecoder, Sampler
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ class LocalGGUFBackend:
     """A llama.cpp model with streaming generation, cancellation, preemption and cache warming."""
 
     def __init__(self, model_path: Path | str, n_ctx: int = 4096, threads: int = 2,
-                 template: str | None = None, seed: int = 0) -> None:
+                 template: str | None = None, seed: int = 0, lookup: bool = True) -> None:
         self.path = Path(model_path)
         check_gguf_file(self.path)
         self.name = self.path.stem
@@ -70,6 +71,8 @@ class LocalGGUFBackend:
             raise
         self.load_ms = (time.perf_counter() - t0) * 1000
         self._kv = KVSlots(self._llm)
+        # background answers (fixes, tests) copy long runs of the prompt: prompt-lookup drafts
+        self._lookup = LookupDecoder(self._llm) if lookup else None
         self._start = AnswerStart(self._llm)
         size_mb = max(1.0, self.path.stat().st_size / 1e6)
         self.read_tps_guess = min(5000.0, READ_TPS_PER_MB / size_mb)
@@ -283,16 +286,24 @@ class LocalGGUFBackend:
             return GenerationResult("", self.name, 0, finish, prompt_ms, len(tokens), reused, prompt_ms)
         heal = req.heal if self.can_heal() else ""
         start = self._start.processor(heal, req.avoid_start, len(tokens))
+        seed = req.seed if req.seed is not None else self.seed
+        if self._lookup is not None and not req.interactive:
+            pieces = self._lookup.stream(tokens, max_tokens, Sampler(req.temperature, seed, start))
+            return self._finish(self._consume(pieces, req.stop, cancel, on_text, yielding, t0, heal),
+                                tokens, reused, prompt_ms)
         try:
             stream = self._llm.create_completion(
                 tokens, max_tokens=max_tokens, temperature=req.temperature,
-                stop=list(req.stop) or None, stream=True,
-                seed=req.seed if req.seed is not None else self.seed,
+                stop=list(req.stop) or None, stream=True, seed=seed,
                 logits_processor=None if start is None else [start],
             )
         except Exception as exc:
             raise ModelError(f"{self.name}: generation failed: {exc}") from exc
-        res = self._consume(stream, req.stop, cancel, on_text, yielding, t0, heal)
+        res = self._consume(_texts(stream), req.stop, cancel, on_text, yielding, t0, heal, stream)
+        return self._finish(res, tokens, reused, prompt_ms)
+
+    def _finish(self, res: GenerationResult, tokens: list[int], reused: int,
+                prompt_ms: float) -> GenerationResult:
         res.prompt_tokens, res.cached_tokens, res.prompt_ms = len(tokens), reused, prompt_ms
         logger.debug("%s: prompt %d tokens (%d cached) read in %.0f ms; %d tokens in %.0f ms (%s)",
                      self.name, len(tokens), reused, prompt_ms, res.tokens, res.elapsed_ms, res.finish_reason)
@@ -310,16 +321,16 @@ class LocalGGUFBackend:
             )
         except Exception as exc:
             raise ModelError(f"{self.name}: chat failed: {exc}") from exc
-        pieces = ({"text": (c["choices"][0].get("delta") or {}).get("content") or "",
-                   "finish_reason": c["choices"][0].get("finish_reason")} for c in stream)
-        return self._consume(_closing(pieces, stream), [], cancel, None, lambda: False, t0)
+        pieces = (((c["choices"][0].get("delta") or {}).get("content") or "",
+                   c["choices"][0].get("finish_reason")) for c in stream)
+        return self._consume(pieces, [], cancel, None, lambda: False, t0, stream=stream)
 
-    def _consume(self, stream: Iterator[dict[str, Any]], stops: list[str], cancel: CancelToken,
+    def _consume(self, pieces: Iterator[tuple[str, str | None]], stops: list[str], cancel: CancelToken,
                  on_text: Callable[[str], bool] | None, yielding: Callable[[], bool],
-                 t0: float, heal: str = "") -> GenerationResult:
-        """Drain a llama-cpp stream with the shared token loop (cancel, preemption, ``on_text``);
-        a healed start is taken off before the loop sees the text."""
-        pieces = ((c.get("text") or "", c.get("finish_reason")) for c in map(_choice, stream))
+                 t0: float, heal: str = "", stream: Any = None) -> GenerationResult:
+        """Drain (text piece, finish reason) pairs with the shared token loop (cancel, preemption,
+        ``on_text``), then close ``stream`` (llama-cpp's); a healed start is taken off before the
+        loop sees the text."""
         if heal:
             pieces = _after_heal(pieces, heal)
         try:
@@ -334,8 +345,11 @@ class LocalGGUFBackend:
         return GenerationResult(text, self.name, tokens, finish, _ms(t0))
 
 
-def _choice(chunk: dict[str, Any]) -> dict[str, Any]:
-    return chunk["choices"][0] if "choices" in chunk else chunk
+def _texts(stream: Iterator[dict[str, Any]]) -> Iterator[tuple[str, str | None]]:
+    """(text, finish reason) of each chunk of a llama-cpp completion stream."""
+    for chunk in stream:
+        choice = chunk["choices"][0] if "choices" in chunk else chunk
+        yield choice.get("text") or "", choice.get("finish_reason")
 
 
 def _ms(t0: float) -> float:
@@ -358,15 +372,6 @@ def _after_heal(pieces: Iterator[tuple[str, str | None]], heal: str) -> Iterator
             return
         healed = True
         yield head[len(heal):], reason
-
-
-def _closing(pieces: Iterator[dict[str, Any]], stream: Any) -> Iterator[dict[str, Any]]:
-    try:
-        yield from pieces
-    finally:
-        close = getattr(stream, "close", None)
-        if close is not None:
-            close()
 
 
 def _clamp_context(path: Path, n_ctx: int) -> int:

@@ -48,6 +48,7 @@ def session_configs(settings: Settings) -> dict[str, Any]:
             n_ctx=m.n_ctx,
             threads=m.threads,
             template=m.template,
+            lookup_decoding=m.lookup_decoding,
             max_tokens=m.max_tokens,
             temperature=m.temperature,
             cold_prompt_ms=settings.completion.cold_prompt_ms or None,

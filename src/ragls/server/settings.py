@@ -69,6 +69,9 @@ class ModelSettings:
     max_tokens: int = setting(64, integer(1, 4096), "longest completion, in tokens")
     temperature: float = setting(0.1, number(0.0, 2.0), "sampling temperature")
     template: str | None = setting(None, OPT_STR, "FIM prompt format (default: from the GGUF metadata)")
+    lookup_decoding: bool = setting(
+        True, BOOL, "fixes and tests: draft tokens copied from the prompt, checked in one batch (local)"
+    )
 
 
 @dataclass(frozen=True)

@@ -222,7 +222,8 @@ def run_fix_part(engines, problem: dict, index_no: int, config) -> FixRow | None
 class Engines:
     """One loaded model shared by every problem; a fresh index per problem workspace."""
 
-    def __init__(self, model: str | None, threads: int, lookup: bool = True) -> None:
+    def __init__(self, model: str | None, threads: int, lookup: bool = True,
+                 record: list[dict] | None = None) -> None:
         from ragls.cancel import NEVER
         from ragls.models.backend import ModelConfig, load_backend
 
@@ -238,14 +239,21 @@ class Engines:
             return res
 
         self.backend.generate = counted
+        if record is not None:  # every chat the engines send, for bench/lookup_bench.py
+            chat = self.backend.chat
+
+            def recorded(messages, max_tokens=512, temperature=0.2, cancel=NEVER):
+                record.append({"messages": messages, "max_tokens": max_tokens, "temperature": temperature})
+                return chat(messages, max_tokens=max_tokens, temperature=temperature, cancel=cancel)
+
+            self.backend.chat = recorded
 
     def writing(self) -> str:
         """Tokens written and the model's writing speed; with lookup decoding, drafts kept."""
         tps = self.written / self.write_ms * 1000 if self.write_ms else 0.0
         lookup = getattr(self.backend, "_lookup", None)
-        drafts = (f"; draft tokens kept {lookup.accepted} of {lookup.drafted}" if lookup is not None
-                  else "; lookup decoding off")
-        return f"model writing: {self.written} tokens at {tps:.1f} tokens/s{drafts}"
+        drafts = f"draft tokens kept {lookup.accepted} of {lookup.drafted}" if lookup else "no lookup"
+        return f"model writing: {self.written} tokens at {tps:.1f} tokens/s; {drafts}"
 
     def __call__(self, ws: Path):
         from ragls.engine.testgen import TestGenerator
@@ -319,6 +327,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-style-example", action="store_true", help="show the model no existing test")
     p.add_argument("--log-replies", action="store_true", help="log the model's replies and rejections")
     p.add_argument("--no-lookup", action="store_true", help="model.lookupDecoding off (to measure it)")
+    p.add_argument("--record-prompts", help="write every chat sent to the model here (JSON)")
     args = p.parse_args(argv)
     if args.log_replies:
         import logging
@@ -335,7 +344,8 @@ def main(argv: list[str] | None = None) -> int:
 
     every = list(read_problems().values())
     problems = every[args.offset : args.offset + args.limit]
-    engines = Engines(args.model, args.threads, lookup=not args.no_lookup)
+    recorded: list[dict] | None = [] if args.record_prompts else None
+    engines = Engines(args.model, args.threads, lookup=not args.no_lookup, record=recorded)
     config = VerifyConfig(
         trusted=True,
         test_candidates=args.test_candidates,
@@ -380,6 +390,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(tables(model, tests, fixes))
     print(engines.writing())
+    if args.record_prompts:
+        Path(args.record_prompts).write_text(json.dumps(recorded, indent=1))
     engines.backend.close()
     return 0
 

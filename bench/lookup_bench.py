@@ -74,7 +74,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", default=None, help="GGUF path or model name (default: ragls' default)")
     ap.add_argument("--limit", type=int, default=None, help="first N chats only")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--max-draft", type=int, default=None, help="longest draft (lookup_decoding.MAX_DRAFT)")
     args = ap.parse_args(argv)
+    if args.max_draft:
+        import ragls.models.lookup_decoding as lookup_decoding
+
+        lookup_decoding.MAX_DRAFT = args.max_draft
 
     from ragls.models.backend import ModelConfig, load_backend
 
@@ -102,8 +107,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"kept {drafts[0]} of {drafts[1]}",
                 ["chats", "n", "same answer", "tokens plain / lookup", "tok/s plain (floor)", "tok/s lookup",
                  "writing s plain / lookup", "lookup / plain tok/s per chat, median [min, max]"], rows)
-    write_json(f"lookup-{name}.json", {"config": vars(args), "drafts": drafts,
-                                       "plain": plain, "lookup": lookup})
+    label = f"-draft{args.max_draft}" if args.max_draft else ""
+    write_json(f"lookup-{name}{label}.json", {"config": vars(args), "drafts": drafts,
+                                             "plain": plain, "lookup": lookup})
     return 0
 
 

@@ -142,6 +142,30 @@ def test_interactive_requests_do_not_draft(tiny_pair) -> None:
     assert lookup._lookup.drafted == before
 
 
+def test_no_draft_is_read_while_a_completion_waits(tmp_path: Path) -> None:
+    """A waiting completion should wait for one token's step, not a draft batch's."""
+    llama_cpp = pytest.importorskip("llama_cpp")
+    from gguf_tiny import make_tiny_gguf
+
+    from ragls.models.lookup_decoding import LookupDecoder
+
+    path = make_tiny_gguf(tmp_path / "tiny.gguf", "llama")
+    llm = llama_cpp.Llama(model_path=str(path), n_ctx=256, n_threads=1, verbose=False)
+    try:
+        tokens = llm.tokenize(("def f(x):\n    return x + 1\n" * 4).encode(), add_bos=False)
+        drafted = {}
+        for waiting in (False, True):
+            llm.reset()
+            llm.eval(tokens[:-1])
+            decoder = LookupDecoder(llm)
+            pieces = decoder.stream(tokens, 40, Sampler(0.0, 0), hurry=lambda w=waiting: w)
+            text = "".join(p for p, _ in pieces)
+            drafted[waiting] = (decoder.drafted, text)
+        assert drafted[False][0] > 0 and drafted[True][0] == 0
+        assert drafted[True][1] == drafted[False][1]
+    finally:
+        llm.close()
+
 @pytest.mark.slow
 def test_real_code_model_copies_a_function_with_drafts() -> None:
     """Qwen2.5-Coder-0.5B asked to fix a function writes its signature and body again: with

@@ -288,7 +288,7 @@ class LocalGGUFBackend:
         start = self._start.processor(heal, req.avoid_start, len(tokens))
         seed = req.seed if req.seed is not None else self.seed
         if self._lookup is not None and not req.interactive:
-            pieces = self._lookup.stream(tokens, max_tokens, Sampler(req.temperature, seed, start))
+            pieces = self._lookup.stream(tokens, max_tokens, Sampler(req.temperature, seed, start), yielding)
             return self._finish(self._consume(pieces, req.stop, cancel, on_text, yielding, t0, heal),
                                 tokens, reused, prompt_ms)
         try:

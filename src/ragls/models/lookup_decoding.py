@@ -117,14 +117,16 @@ class LookupDecoder:
         self.drafted = 0  # draft tokens the model read
         self.accepted = 0  # of those, tokens the answer kept
 
-    def stream(self, prompt: Sequence[int], max_tokens: int,
-               sampler: Sampler) -> Iterator[tuple[str, str | None]]:
+    def stream(self, prompt: Sequence[int], max_tokens: int, sampler: Sampler,
+               hurry: Callable[[], bool] = lambda: False) -> Iterator[tuple[str, str | None]]:
+        """The answer's pieces; no draft is read while `hurry()` (a completion waits: it should
+        wait for one token's step, not a batch's)."""
         history = list(prompt)
         policy = _Policy()
         written, undecoded = 0, b""
         while True:
             length = policy.length(max_tokens - written - 1)
-            draft = find_draft(history, length) if length > 0 else []
+            draft = find_draft(history, length) if length > 0 and not hurry() else []
             start = int(self.llm.n_tokens)
             rows = self._read([history[-1], *draft])
             kept: list[int] = []

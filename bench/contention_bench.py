@@ -37,21 +37,22 @@ def fix_chat() -> list[dict]:
              f"corrected method in full.\n```python\n{buggy}```"}]
 
 
-def completion_prompts(backend) -> list[str]:
-    """FIM prompts at a few places of the same file (the completion's own prompt is re-read when
-    the background job moved the cache; that is reading, not waiting)."""
+def completion_prompts(backend, places: int) -> list[str]:
+    """FIM prompts at `places` places of the same file, asked in turn (a completion's own prompt
+    is read again when the job moved the cache and no saved KV state holds it: reading, not
+    waiting)."""
     from ragls.models.fim import build_prompt
 
     lines = SOURCE.read_text().splitlines(keepends=True)
     out = []
-    for at in (40, 80, 120, 160):
+    for at in (40, 80, 120, 160)[:places]:
         prefix, suffix = "".join(lines[max(0, at - 30):at]), "".join(lines[at:at + 5])
         out.append(build_prompt(backend.template, prefix=prefix, suffix=suffix, context=[],
                                 path="code_window.py", language="python", repo="ragls"))
     return out
 
 
-def run(backend, mode: str, n: int, seed: int) -> list[dict]:
+def run(backend, mode: str, n: int, seed: int, places: int) -> list[dict]:
     from ragls.models.backend import GenerationRequest
 
     stop = threading.Event()
@@ -66,7 +67,7 @@ def run(backend, mode: str, n: int, seed: int) -> list[dict]:
         worker.start()
         time.sleep(3.0)  # the job is writing by now
     rng = random.Random(seed)
-    prompts = completion_prompts(backend)
+    prompts = completion_prompts(backend, places)
     rows = []
     for i in range(n):
         time.sleep(rng.uniform(0.5, 1.5))
@@ -86,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", default="qwen2.5-coder-0.5b", help="GGUF path or model name")
     ap.add_argument("--requests", type=int, default=30, help="completions per mode")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--places", type=int, default=1, choices=(1, 2, 3, 4),
+                    help="cursor places the completions rotate through (1: typing at one place)")
     args = ap.parse_args(argv)
 
     from ragls.models.backend import ModelConfig, load_backend
@@ -97,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for mode in ("no background job", "fix writing, lookup off", "fix writing, lookup on"):
             backend._lookup = lookup if mode.endswith("on") else None
-            results[mode] = run(backend, mode, args.requests, args.seed)
+            results[mode] = run(backend, mode, args.requests, args.seed, args.places)
     finally:
         backend.close()
     rows = []
@@ -106,10 +109,12 @@ def main(argv: list[str] | None = None) -> int:
         walls = [r["wall_ms"] for r in recs]
         rows.append([mode, str(len(recs)), f"{percentile(waits, 50):.0f}", f"{percentile(waits, 95):.0f}",
                      f"{max(waits):.0f}", f"{percentile(walls, 50):.0f}", f"{percentile(walls, 95):.0f}"])
-    print_table(f"a completion while a fix is written, {backend.name}, drafts up to {MAX_DRAFT} (ms)",
+    print_table(f"a completion while a fix is written, {backend.name}, drafts up to {MAX_DRAFT}, "
+                f"{args.places} cursor place(s) (ms)",
                 ["background", "completions", "wait p50", "wait p95", "wait max", "total p50", "total p95"],
                 rows)
-    write_json(f"contention-{backend.name}.json", {"config": vars(args), "results": results})
+    write_json(f"contention-{backend.name}-places{args.places}.json",
+               {"config": vars(args), "results": results})
     return 0
 
 

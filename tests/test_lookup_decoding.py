@@ -9,7 +9,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ragls.models.lookup_decoding import LONG_REST, MIN_DRAFT, REST, Sampler, _Policy, find_draft
+from ragls.models.lookup_decoding import (
+    LONG_REST,
+    MAX_DRAFT,
+    MIN_DRAFT,
+    REST,
+    TYPING_S,
+    Sampler,
+    _Policy,
+    draft_cap,
+    find_draft,
+)
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -90,6 +100,24 @@ def test_policy_rests_after_a_rejected_draft_and_grows_on_accepted_ones() -> Non
     assert q.length(3) == 3  # never longer than the room left
 
 
+
+def test_drafts_are_short_while_the_user_types_and_none_while_a_completion_waits() -> None:
+    assert draft_cap(lambda: True, lambda s: False) == 0
+    assert draft_cap(lambda: False, lambda s: False) == MIN_DRAFT
+    asked: list[float] = []
+    assert draft_cap(lambda: False, lambda s: asked.append(s) is None) == MAX_DRAFT
+    assert asked == [TYPING_S]
+
+
+def test_the_gate_knows_when_no_one_typed_for_a_while() -> None:
+    from ragls.models.gate import ModelGate
+
+    gate = ModelGate()
+    assert gate.quiet_for(TYPING_S)  # nothing ever ran
+    with gate.interactive():
+        assert not gate.quiet_for(0.0)
+    assert not gate.quiet_for(TYPING_S) and gate.quiet_for(0.0)
+
 @pytest.fixture(scope="module", params=["llama", "qwen2"])
 def tiny_pair(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
     pytest.importorskip("llama_cpp")
@@ -158,7 +186,7 @@ def test_no_draft_is_read_while_a_completion_waits(tmp_path: Path) -> None:
             llm.reset()
             llm.eval(tokens[:-1])
             decoder = LookupDecoder(llm)
-            pieces = decoder.stream(tokens, 40, Sampler(0.0, 0), hurry=lambda w=waiting: w)
+            pieces = decoder.stream(tokens, 40, Sampler(0.0, 0), cap=lambda w=waiting: 0 if w else 16)
             text = "".join(p for p, _ in pieces)
             drafted[waiting] = (decoder.drafted, text)
         assert drafted[False][0] > 0 and drafted[True][0] == 0

@@ -9,6 +9,7 @@ steps aside at once, and resumes when the gate is free again.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -20,6 +21,7 @@ class ModelGate:
 
     def __init__(self) -> None:
         self._active = 0
+        self._last_end = float("-inf")  # time.monotonic() when the last interactive request ended
         self._cond = threading.Condition()
 
     @contextmanager
@@ -31,10 +33,15 @@ class ModelGate:
         finally:
             with self._cond:
                 self._active -= 1
+                self._last_end = time.monotonic()
                 self._cond.notify_all()
 
     def busy(self) -> bool:
         return self._active > 0
+
+    def quiet_for(self, seconds: float) -> bool:
+        """No interactive request runs, and none ended in the last `seconds` (no one is typing)."""
+        return self._active == 0 and time.monotonic() - self._last_end >= seconds
 
     def wait_idle(self, cancel: CancelToken | None = None, poll_s: float = 0.05) -> bool:
         """Block until no interactive request runs; False if ``cancel`` fires first."""

@@ -28,7 +28,7 @@ from ragls.models.backend import GenerationRequest, GenerationResult, check_gguf
 from ragls.models.fim import TEMPLATES, FimTemplate, detect_template
 from ragls.models.gate import GATE
 from ragls.models.kv_slots import KVSlots
-from ragls.models.lookup_decoding import LookupDecoder, Sampler
+from ragls.models.lookup_decoding import LookupDecoder, Sampler, draft_cap
 
 logger = logging.getLogger(__name__)
 
@@ -288,7 +288,8 @@ class LocalGGUFBackend:
         start = self._start.processor(heal, req.avoid_start, len(tokens))
         seed = req.seed if req.seed is not None else self.seed
         if self._lookup is not None and not req.interactive:
-            pieces = self._lookup.stream(tokens, max_tokens, Sampler(req.temperature, seed, start), yielding)
+            cap = lambda: draft_cap(GATE.busy, GATE.quiet_for)  # noqa: E731
+            pieces = self._lookup.stream(tokens, max_tokens, Sampler(req.temperature, seed, start), cap)
             return self._finish(self._consume(pieces, req.stop, cancel, on_text, yielding, t0, heal),
                                 tokens, reused, prompt_ms)
         try:

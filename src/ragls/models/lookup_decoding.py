@@ -30,6 +30,7 @@ import numpy as np
 MIN_NGRAM, MAX_NGRAM = 3, 6  # tokens of the answer's end that must occur earlier to draft
 MIN_DRAFT, MAX_DRAFT = 4, 16  # draft length: starts at MIN_DRAFT, doubles on full acceptance
 # (16: a completion arriving during a draft batch waits for it: 230 ms for the 0.5B model here)
+TYPING_S = 2.0  # a completion ended this recently: drafts stay at MIN_DRAFT (97 ms a batch)
 REST, LONG_REST = 8, 32  # reads without a draft after a rejected one / while most were rejected
 TOP_K, TOP_P, MIN_P = 40, 0.95, 0.05  # llama-cpp-python's create_completion defaults
 
@@ -119,15 +120,15 @@ class LookupDecoder:
         self.accepted = 0  # of those, tokens the answer kept
 
     def stream(self, prompt: Sequence[int], max_tokens: int, sampler: Sampler,
-               hurry: Callable[[], bool] = lambda: False) -> Iterator[tuple[str, str | None]]:
-        """The answer's pieces; no draft is read while `hurry()` (a completion waits: it should
-        wait for one token's step, not a batch's)."""
+               cap: Callable[[], int] = lambda: MAX_DRAFT) -> Iterator[tuple[str, str | None]]:
+        """The answer's pieces; a draft holds at most `cap()` tokens when it is read (a completion
+        that arrives during a batch waits for it: the caller makes that 0 while one waits)."""
         history = list(prompt)
         policy = _Policy()
         written, undecoded = 0, b""
         while True:
-            length = policy.length(max_tokens - written - 1)
-            draft = find_draft(history, length) if length > 0 and not hurry() else []
+            length = min(policy.length(max_tokens - written - 1), cap())
+            draft = find_draft(history, length) if length > 0 else []
             start = int(self.llm.n_tokens)
             rows = self._read([history[-1], *draft])
             kept: list[int] = []
@@ -180,6 +181,14 @@ class LookupDecoder:
         if end < llm.n_tokens:
             llm._ctx.kv_cache_seq_rm(-1, end, -1)
             llm.n_tokens = end
+
+
+def draft_cap(busy: Callable[[], bool], quiet_for: Callable[[float], bool]) -> int:
+    """The longest draft to read now: none while a completion waits, MIN_DRAFT while the user
+    is typing (completions come every few hundred ms), MAX_DRAFT otherwise."""
+    if busy():
+        return 0
+    return MAX_DRAFT if quiet_for(TYPING_S) else MIN_DRAFT
 
 
 class _Policy:

@@ -56,10 +56,11 @@ def run(backend, mode: str, n: int, seed: int, places: int) -> list[dict]:
     from ragls.models.backend import GenerationRequest
 
     stop = threading.Event()
+    messages = fix_chat()
 
     def background() -> None:
         while not stop.is_set():
-            backend.chat(fix_chat(), max_tokens=400, temperature=0.2)
+            backend.chat(messages, max_tokens=400, temperature=0.2)
 
     worker = None
     if mode != "no background job":

@@ -134,7 +134,8 @@ class LookupDecoder:
             kept: list[int] = []
             for i, row in enumerate(rows):
                 guess = draft[i] if i < len(draft) else None
-                token = sampler.choose(history + kept, row, guess)
+                token = sampler.choose(history, row, guess)
+                history.append(token)  # the next row's choice sees it
                 kept.append(token)
                 if token != guess:
                     break
@@ -146,7 +147,6 @@ class LookupDecoder:
                 if self._is_eog(token):
                     yield undecoded.decode("utf-8", errors="replace"), "stop"
                     return
-                history.append(token)
                 written += 1
                 text, undecoded = _utf8_prefix(undecoded + self._piece(token))
                 if written >= max_tokens:

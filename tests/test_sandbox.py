@@ -182,6 +182,31 @@ def test_a_missing_import_goes_after_future_imports() -> None:
     assert pytest_file.add_import("import os\n", "from calc import add").startswith("from calc import add\n")
 
 
+def test_repeated_tests_and_unused_imports_are_tidied_away() -> None:
+    code = (
+        "from __future__ import annotations\nimport threading\nimport os, sys\nimport pytest\n"
+        "from calc import add\nfrom typing import TYPE_CHECKING as TC\n\n"
+        "def test_empty():\n    \"\"\"Zero.\"\"\"\n    assert add(0, 0) == 0\n\n"
+        "def test_empty_again():\n    assert add(0, 0) == 0\n\n"
+        "def test_other():\n    assert add(0, 1) == 1\n\n"
+        "@pytest.mark.parametrize('a', [1])\ndef test_param(a):\n    assert add(0, 0) == 0\n\n"
+        "def test_paths() -> 'TC':\n    assert sys.argv\n\n"
+        "class TestA:\n    def test_empty(self):\n        assert add(0, 0) == 0\n\n"
+        "    def test_twice(self):\n        assert add(0, 0) == 0\n"
+    )
+    assert pytest_file.repeated_tests(code) == {"test_empty_again", "TestA::test_twice"}
+    tidy = pytest_file.tidy(code)
+    names = [f.name for f in pytest_file.test_functions(tidy)]
+    assert names == ["test_empty", "test_other", "test_param", "test_paths", "TestA::test_empty"]
+    head = [x for x in tidy.split("\n") if x.startswith(("import", "from"))]
+    assert head == [
+        "from __future__ import annotations", "import os, sys", "import pytest", "from calc import add",
+        "from typing import TYPE_CHECKING as TC",
+    ]
+    compile(tidy, "t.py", "exec")
+    assert pytest_file.tidy("def (") == "def ("
+
+
 def test_verify_settings_reach_the_job_config() -> None:
     from ragls.server.features.verify_actions import verify_config
     from ragls.server.settings import parse_settings

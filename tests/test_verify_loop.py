@@ -139,6 +139,19 @@ def test_nothing_passes_offers_nothing_and_reports_the_bug(calc_ws: Path, server
     assert "no generated test passed" in report.reason
 
 
+def test_a_repeated_test_and_an_unused_import_are_not_offered(calc_ws: Path, server: ScriptedServer) -> None:
+    twice = (
+        "import threading\nfrom calc import add\n\n\n"
+        "def test_add():\n    assert add(2, 2) == 4\n\n\n"
+        "def test_add_small_numbers():\n    assert add(2, 2) == 4\n\n\n"
+        "def test_add_negative():\n    assert add(-1, 1) == 0\n"
+    )
+    report = _tests_from(server, calc_ws, [fence(twice)])
+    assert report.verified and (report.generated, report.passed, report.dropped) == (3, 2, 1)
+    assert "def test_add_small_numbers" not in report.code and "threading" not in report.code
+    assert "def test_add()" in report.code and "def test_add_negative" in report.code
+
+
 def test_existence_checks_are_never_offered(calc_ws: Path, server: ScriptedServer) -> None:
     skeleton = "from calc import add\n\n\ndef test_add_exists():\n    assert callable(add)\n"
     report = _tests_from(server, calc_ws, [fence(skeleton)] * 6)

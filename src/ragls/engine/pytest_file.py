@@ -273,3 +273,70 @@ def possible_bug(name: str, message: str) -> str | None:
         got, want = m.group(1).strip(), m.group(2).strip()
         return f"{name} expects {want}, the code returns {got}"
     return f"{name}: {first[:200]}"
+
+
+def _body_key(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
+    """What a test does: its decorators, parameters and statements, name and docstring aside."""
+    body = fn.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        body = body[1:]
+    parts = [*fn.decorator_list, fn.args, *body]
+    return "\n".join(ast.dump(p, annotate_fields=False) for p in parts)
+
+
+def repeated_tests(code: str) -> set[str]:
+    """Test functions that repeat an earlier test of the same scope statement for statement (a
+    small model often writes the same check twice under two names): one of them proves it."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return set()
+    out: set[str] = set()
+    classes = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name.startswith("Test")]
+    scopes = [("", tree.body)] + [(f"{n.name}::", n.body) for n in classes]
+    for prefix, body in scopes:
+        seen: set[str] = set()
+        for node in body:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test"):
+                key = _body_key(node)
+                if key in seen:
+                    out.add(prefix + node.name)
+                seen.add(key)
+    return out
+
+
+def _bound_names(node: ast.Import | ast.ImportFrom) -> list[str]:
+    return [a.asname or a.name.split(".")[0] for a in node.names]
+
+
+def drop_unused_imports(code: str) -> str:
+    """`code` without the one-line top-level imports none of whose names it uses (a generated
+    test file imports what it never needs: `import threading`). `__future__` and `*` imports
+    stay; a name inside a string counts as used (a string annotation, `importorskip`)."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return code
+    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            used.update(re.findall(r"[A-Za-z_]\w*", node.value))
+    drop: set[int] = set()
+    for node in tree.body:
+        if not isinstance(node, ast.Import | ast.ImportFrom) or node.lineno != node.end_lineno:
+            continue
+        if isinstance(node, ast.ImportFrom) and (node.module == "__future__" or node.names[0].name == "*"):
+            continue
+        if not set(_bound_names(node)) & used:
+            drop.add(node.lineno)
+    if not drop:
+        return code
+    lines = [line for i, line in enumerate(code.split("\n"), 1) if i not in drop]
+    return "\n".join(lines)
+
+
+def tidy(code: str) -> str:
+    """A generated test file without repeated tests and unused imports (before it is run, so
+    what is run is what is offered)."""
+    repeats = repeated_tests(code)
+    return drop_unused_imports(drop_functions(code, repeats) if repeats else code)

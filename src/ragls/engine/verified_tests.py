@@ -173,11 +173,13 @@ class VerifiedTestGenerator:
             existing = {f.name for f in pytest_file.test_functions(plan.existing) or []}
             code = pytest_file.complete_part(code) or code  # a reply cut off keeps its finished tests
             code = pytest_file.rename_clashes(code, existing)
-            funcs = pytest_file.test_functions(code, _called_as(plan))
-            if funcs is None:
+            written = pytest_file.test_functions(code)
+            if written is None:
                 return _Attempt(code, TestRun(), [], [], rnd)  # does not parse: repair sees it
+            report.generated += len(written)
+            code = pytest_file.tidy(code)  # a repeated test or an unused import is never offered
+            funcs = pytest_file.test_functions(code, _called_as(plan)) or []
             names = [f.name for f in funcs if f.asserts and f.exercises]
-            report.generated += len(funcs)
             if not names:
                 return _Attempt(code, TestRun(), [], [], rnd)
             box.write(plan.test_path, self._joined(plan, code))

@@ -118,6 +118,8 @@ def run_package(pkg: Package, tasks: list[Task], args) -> tuple[dict[str, list[d
         engine.heal = not args.no_heal
         if args.suffix_share is not None:
             engine.suffix_share = args.suffix_share
+        if args.min_code_tokens is not None:
+            engine.min_code_tokens = args.min_code_tokens
         engine.own_block = not args.whole_suffix
         # every task is a file just opened: measure the full prompt, not the quick cold-cache one
         engine.lean_read_ms = None
@@ -323,6 +325,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--suffix-share", type=float, help="share of the prompt for the code after the "
                     "cursor (default: the engine's; with --methods none --cold-prompt-ms 1000 it is "
                     "the editor's lean first prompt)")
+    ap.add_argument("--min-code-tokens", type=int, help="the code's floor in the prompt before "
+                    "context gets any (default: the engine's)")
     ap.add_argument("--whole-suffix", action="store_true", help="the suffix runs on into the next "
                     "definition (to measure code_window.block_suffix)")
     ap.add_argument("--no-heal", action="store_true",
@@ -354,6 +358,7 @@ def main(argv: list[str] | None = None) -> int:
             "raw_window": args.raw_window,
             "heal": not args.no_heal,
             "suffix_share": args.suffix_share,
+            "min_code_tokens": args.min_code_tokens,
             "whole_suffix": args.whole_suffix,
             "score": args.score,
             "es": "1 - Levenshtein / max(len) of the stripped first lines",

@@ -22,6 +22,7 @@ from ragls.engine.completion_prompt import (
     HEAD_SHARE,
     MIN_CODE_TOKENS,
     MIN_CONTEXT_TOKENS,
+    MIN_PROMPT_TOKENS,
     PREFIX_SHARE,
     SUFFIX_SHARE,
     WINDOW_ALIGN,
@@ -102,6 +103,7 @@ class CompletionEngine:
         self.head_share = HEAD_SHARE  # at most this share of the prompt for the file's imports
         self.mend_window = True  # the scope headers above the window (code_window.py)
         self.suffix_share = SUFFIX_SHARE  # of the prompt, for the code after the cursor
+        self.min_code_tokens = MIN_CODE_TOKENS  # the code's floor before context gets any
         self.own_block = True  # the suffix stops at the next definition outside the cursor's block
         # token healing: the cursor line's last space or tab is left out of the prompt and the
         # answer held to begin with it (models/answer_start.py); off only to measure it
@@ -219,12 +221,13 @@ class CompletionEngine:
 
     def prompt_tokens_target(self) -> int | None:
         """Prompt tokens that the loaded model reads in the cold-prompt time (None: no limit), at
-        most what its window holds beside the answer."""
+        least MIN_PROMPT_TOKENS, at most what its window holds beside the answer."""
         n_ctx = getattr(self.backend, "n_ctx", None)
         if self.cold_prompt_ms is None or n_ctx is None:
             return None
         fits = max(64, n_ctx - self.max_tokens - 64)  # the FIM markers and path need room too
-        return min(fits, self._full_budget.follow(self.read_speed.tps * self.cold_prompt_ms / 1000, 256))
+        wanted = self.read_speed.tps * self.cold_prompt_ms / 1000
+        return min(fits, self._full_budget.follow(wanted, MIN_PROMPT_TOKENS))
 
     def context_budget(self) -> int:
         """Tokens of cross-file context a prompt may hold now."""
@@ -236,8 +239,8 @@ class CompletionEngine:
 
     def code_share(self, target: int | None) -> float:
         """Share of a `target`-token prompt with context for the code before the cursor: the
-        prefix share, and at least MIN_CODE_TOKENS (a small prompt is all code)."""
-        floor = MIN_CODE_TOKENS / target if target else 0.0
+        prefix share, and at least `min_code_tokens` (a small prompt is all code)."""
+        floor = self.min_code_tokens / target if target else 0.0
         return min(1 - self.suffix_share, max(self.prefix_share, floor))
 
     def _context(self, query: CursorQuery, cursor: Cursor, language: str | None, no_context: bool,

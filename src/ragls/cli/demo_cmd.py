@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
         label = args.model or "the default code model (Qwen2.5-Coder, assembled once from its PyPI parts)"
         print(f"  loading model {label} ...", flush=True)
         result = session.completion_engine().complete(CursorQuery(path, line, col, buffer))
-        print("  context used (why each snippet was chosen):")
+        print("  context used (why each snippet was chosen):" + ("" if result.context else " none"))
         for s in result.context:
             print(
                 f"    {s.path}:{s.start_line}-{s.end_line}  score {s.score:.3f}  via {', '.join(s.sources)}"

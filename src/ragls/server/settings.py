@@ -103,8 +103,7 @@ class EmbeddingSettings:
 class CompletionSettings:
     debounce_ms: int = setting(150, integer(0, 10_000), "wait after the last keystroke before completing")
     cold_prompt_ms: int = setting(
-        3000, integer(0, 600_000),
-        "prompts are sized so the loaded model reads them cold in this time (at least 448 tokens)",
+        3000, integer(0, 600_000), "prompts are sized so the loaded model reads them cold in this time"
     )
     enable_completion_fallback: bool = setting(
         False, BOOL, "one textDocument/completion item for clients without inline completion"

@@ -138,9 +138,11 @@ def test_default_code_models_by_role(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     monkeypatch.setattr(bundles, "installed_bundles", lambda: [small, large])
     assert resolve_model(None, role="generation").name == large.filename
     # completion takes the largest model whose measured keystroke cost meets the target
-    monkeypatch.setattr(model_choice, "keystroke_ms", lambda b, threads=2: 1400.0)
+    slow = model_choice.KeystrokeCost(1400.0, 0.9, 150.0)
+    monkeypatch.setattr(model_choice, "keystroke_cost", lambda b, threads=2: slow)
     assert resolve_model(None).name == small.filename
-    monkeypatch.setattr(model_choice, "keystroke_ms", lambda b, threads=2: 700.0)
+    fast = model_choice.KeystrokeCost(700.0, 0.9, 150.0)
+    monkeypatch.setattr(model_choice, "keystroke_cost", lambda b, threads=2: fast)
     assert resolve_model(None).name == large.filename
     assert resolve_model("qwen2.5-coder-0.5b").name == small.filename
 

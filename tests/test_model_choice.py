@@ -16,7 +16,7 @@ from gguf_tiny import make_tiny_gguf
 
 def test_measurement_times_a_keystroke_on_a_real_gguf(tmp_path: Path) -> None:
     cost = model_choice.measure_keystroke(make_tiny_gguf(tmp_path / "t.gguf", "qwen2"), threads=1)
-    assert 0.0 < cost.ms < 60_000 and 0.0 < cost.cpu_share < 1.5
+    assert 0.0 < cost.ms < 60_000 and 0.0 < cost.cpu_share < 1.5 and 0.0 < cost.read_tps < float("inf")
 
 
 def test_measured_once_and_cached_per_version(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -27,18 +27,19 @@ def test_measured_once_and_cached_per_version(monkeypatch: pytest.MonkeyPatch, t
 
     def measure(path: Path, threads: int = 2) -> model_choice.KeystrokeCost:
         calls.append(path)
-        return model_choice.KeystrokeCost(640.0, 0.9)
+        return model_choice.KeystrokeCost(640.0, 0.9, 150.0)
 
     monkeypatch.setattr(model_choice, "measure_keystroke", measure)
     large = bundles.BUNDLES["qwen2.5-coder-1.5b"]
-    assert model_choice.keystroke_ms(large) == 640.0
-    assert model_choice.keystroke_ms(large) == 640.0
+    assert model_choice.keystroke_cost(large).ms == 640.0
+    again = model_choice.keystroke_cost(large)
+    assert (again.ms, again.read_tps) == (640.0, 150.0)
     assert calls == [model]  # the second answer came from the cache file
     cached = json.loads((tmp_path / "keystroke-latency.json").read_text())
-    assert list(cached.values()) == [640.0]
+    assert list(cached.values()) == [{"ms": 640.0, "read_tps": 150.0}]
     # a cache written by another measurement (an older version of it) is not trusted
     monkeypatch.setattr(model_choice, "MEASURE_VERSION", model_choice.MEASURE_VERSION + 1)
-    assert model_choice.keystroke_ms(large) == 640.0
+    assert model_choice.keystroke_cost(large).ms == 640.0
     assert len(calls) == 2
 
 
@@ -49,24 +50,28 @@ def test_a_measurement_on_a_busy_machine_is_used_but_not_cached(monkeypatch: pyt
     costs = [model_choice.KeystrokeCost(1544.0, 0.59), model_choice.KeystrokeCost(850.0, 0.86)]
     monkeypatch.setattr(model_choice, "measure_keystroke", lambda path, threads=2: costs.pop(0))
     large = bundles.BUNDLES["qwen2.5-coder-1.5b"]
-    assert model_choice.keystroke_ms(large) == 1544.0  # busy: this start decides on it...
+    assert model_choice.keystroke_cost(large).ms == 1544.0  # busy: this start decides on it...
     assert not (tmp_path / "keystroke-latency.json").exists()
-    assert model_choice.keystroke_ms(large) == 850.0  # ...the next measures again, and keeps it
-    assert model_choice.keystroke_ms(large) == 850.0 and costs == []
+    assert model_choice.keystroke_cost(large).ms == 850.0  # ...the next measures again, and keeps it
+    assert model_choice.keystroke_cost(large).ms == 850.0 and costs == []
 
 
 def test_largest_model_within_the_target(monkeypatch: pytest.MonkeyPatch) -> None:
     small, large = bundles.BUNDLES["qwen2.5-coder-0.5b"], bundles.BUNDLES["qwen2.5-coder-1.5b"]
-    costs = {small.name: 450.0, large.name: 760.0}
-    monkeypatch.setattr(model_choice, "keystroke_ms", lambda b, threads=2: costs[b.name])
+    cost = model_choice.KeystrokeCost
+    costs = {small.name: cost(450.0, 0.9, 159.0), large.name: cost(760.0, 0.9, 150.0)}
+    monkeypatch.setattr(model_choice, "keystroke_cost", lambda b, threads=2: costs[b.name])
     assert model_choice.fastest_enough([small, large]) is large
-    costs[large.name] = model_choice.TARGET_KEYSTROKE_MS + 1
+    costs[large.name] = cost(model_choice.TARGET_KEYSTROKE_MS + 1, 0.9, 150.0)
+    assert model_choice.fastest_enough([small, large]) is small
+    # fast per keystroke, but its head with room for context (448 tokens) takes 5.2 s to read
+    costs[large.name] = cost(850.0, 0.9, 86.0)
     assert model_choice.fastest_enough([small, large]) is small
 
     def broken(b, threads=2):
         raise RuntimeError("cannot load")
 
-    monkeypatch.setattr(model_choice, "keystroke_ms", broken)
+    monkeypatch.setattr(model_choice, "keystroke_cost", broken)
     assert model_choice.fastest_enough([small, large]) is small  # never measured: the smallest
 
 
@@ -84,7 +89,9 @@ def test_models_command_shows_the_measured_completion_model(monkeypatch: pytest.
     assert roles() == {small.name: "completion otherwise",
                        large.name: "generation, completion if fast enough here"}
     key = model_choice._machine_key(large, 2)
-    (tmp_path / "keystroke-latency.json").write_text(json.dumps({key: 760.0}))
+    (tmp_path / "keystroke-latency.json").write_text(json.dumps({key: {"ms": 760.0, "read_tps": 150.0}}))
     assert roles() == {small.name: "-", large.name: "generation, completion"}
-    (tmp_path / "keystroke-latency.json").write_text(json.dumps({key: 1700.0}))
+    (tmp_path / "keystroke-latency.json").write_text(json.dumps({key: {"ms": 1700.0, "read_tps": 150.0}}))
+    assert roles() == {small.name: "completion", large.name: "generation"}
+    (tmp_path / "keystroke-latency.json").write_text(json.dumps({key: {"ms": 760.0, "read_tps": 86.0}}))
     assert roles() == {small.name: "completion", large.name: "generation"}

@@ -22,7 +22,6 @@ from ragls.engine.completion_prompt import (
     HEAD_SHARE,
     MIN_CODE_TOKENS,
     MIN_CONTEXT_TOKENS,
-    MIN_PROMPT_TOKENS,
     PREFIX_SHARE,
     SUFFIX_SHARE,
     WINDOW_ALIGN,
@@ -221,13 +220,12 @@ class CompletionEngine:
 
     def prompt_tokens_target(self) -> int | None:
         """Prompt tokens that the loaded model reads in the cold-prompt time (None: no limit), at
-        least MIN_PROMPT_TOKENS, at most what its window holds beside the answer."""
+        most what its window holds beside the answer."""
         n_ctx = getattr(self.backend, "n_ctx", None)
         if self.cold_prompt_ms is None or n_ctx is None:
             return None
         fits = max(64, n_ctx - self.max_tokens - 64)  # the FIM markers and path need room too
-        wanted = self.read_speed.tps * self.cold_prompt_ms / 1000
-        return min(fits, self._full_budget.follow(wanted, MIN_PROMPT_TOKENS))
+        return min(fits, self._full_budget.follow(self.read_speed.tps * self.cold_prompt_ms / 1000, 256))
 
     def context_budget(self) -> int:
         """Tokens of cross-file context a prompt may hold now."""

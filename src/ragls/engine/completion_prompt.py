@@ -42,14 +42,6 @@ PREFIX_SHARE, SUFFIX_SHARE = 0.65, 0.08
 # 0.275 / 0.279 (0.5B); the 0.5B model's 422-token prompt (274 for the code) gained 1.08x from
 # its context, and 1.12x at 1,040 tokens.
 MIN_CODE_TOKENS, MIN_CONTEXT_TOKENS = 256, 48
-# A full prompt is never smaller than this, however slowly the model reads: the smallest size at
-# which cross-file context was measured to pay (the 0.5B model's 3 s prompt on two cores). On
-# the 60 usage-line tasks (bench/completion_bench.py --kind line) the 1.5B model's 3 s prompt
-# (256 tokens, all code) scored ES 0.363 against 0.352 without context; with ~70 tokens of
-# context in it 0.359; with 512-token prompts and context 0.439 against 0.356 (1.23x [1.05,
-# 1.47]). A slow model reads such a head longer in the background; the lean prompt answers
-# meanwhile.
-MIN_PROMPT_TOKENS = 448
 # At most this share of the prompt (taken from the code's) for the file's own imports above the
 # window (file_head.py): the expected line's log-probability per token -2.614 with them, -2.683
 # without (bench/completion_bench.py --score logprob, 60 tasks, 3 s prompts; a gain within noise).

@@ -3,6 +3,7 @@ with the tiny generated GGUF and real llama.cpp, and the engine's side (what it 
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -156,3 +157,41 @@ def test_the_engine_leaves_the_healed_end_out_of_the_prompt(write_workspace, bac
     engine.heal = False
     assert engine.prompt_for(CursorQuery("app.py", 2, 5, buffer)).heal == ""
     index.close()
+
+
+def test_a_one_shot_request_waits_for_the_vocabulary_an_editor_request_does_not(
+    write_workspace, tiny_server_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Right after a model loads its vocabulary is still being read: the CLI's first (and only)
+    request waits for it and heals; an editor request is answered at once, unhealed."""
+    pytest.importorskip("llama_cpp")
+    from ragls.engine.completion import CompletionEngine
+    from ragls.indexing.workspace import WorkspaceIndex
+    from ragls.models import answer_start
+    from ragls.models.local_gguf import LocalGGUFBackend
+    from ragls.retrieval.retriever import Retriever
+    from ragls.retrieval.types import CursorQuery
+
+    release = threading.Event()
+    read = answer_start.AnswerStart._read_vocab
+
+    def slow_read(self) -> None:  # the vocabulary arrives only once the test says so
+        release.wait(10)
+        read(self)
+
+    monkeypatch.setattr(answer_start.AnswerStart, "_read_vocab", slow_read)
+    root = write_workspace({"app.py": "def total(order):\n    return order\n"})
+    index = WorkspaceIndex.open(root)
+    index.update()
+    backend = LocalGGUFBackend(tiny_server_model, n_ctx=1024, threads=1)
+    try:
+        query = CursorQuery("app.py", 2, 5, "def total(order):\n    \n")
+        editor = CompletionEngine(index, Retriever(index), backend, max_tokens=8, lean_read_ms=1000.0)
+        assert editor.prompt_for(query).heal == ""  # not ready, and an editor request never waits
+        threading.Timer(0.3, release.set).start()
+        one_shot = CompletionEngine(index, Retriever(index), backend, max_tokens=8, lean_read_ms=None)
+        assert one_shot.prompt_for(query).heal == " " and backend.can_heal()
+    finally:
+        release.set()
+        backend.close()
+        index.close()

@@ -58,6 +58,7 @@ logger = logging.getLogger(__name__)
 # LEAN_PROMPT_MS of reading, the first line only) while the full head is warmed behind it.
 LEAN_READ_MS = 1000.0
 LEAN_PROMPT_MS = 1000.0
+VOCAB_WAIT_S = 5.0  # a one-shot request waits this long at most for token healing's vocabulary
 
 
 class CompletionEngine:
@@ -318,8 +319,13 @@ class CompletionEngine:
                       avoid_at_start(cursor, language), heal)
 
     def _can_heal(self) -> bool:
+        """Whether the backend holds an answer to the healed text. A one-shot request (no lean
+        prompt: the CLI, the demo, benchmarks) waits for the vocabulary a model reads after it
+        loads; unhealed, the 0.5B model indents an empty line's answer twice."""
         can_heal = getattr(self.backend, "can_heal", None)
-        return self.heal and self.prompt_style == "fim" and can_heal is not None and can_heal()
+        if not (self.heal and self.prompt_style == "fim" and can_heal is not None):
+            return False
+        return bool(can_heal(VOCAB_WAIT_S) if self.lean_read_ms is None else can_heal())
 
     def _generate(self, prompt: Prompt, language: str | None, cancel: CancelToken,
                   temperature: float | None = None, seed: int | None = None,

@@ -191,9 +191,10 @@ class LocalGGUFBackend:
             return 0
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
-    def can_heal(self) -> bool:
-        """Whether a request's ``heal`` is honoured now (the vocabulary has been read)."""
-        return self._start.ready()
+    def can_heal(self, wait_s: float = 0.0) -> bool:
+        """Whether a request's ``heal`` is honoured now (the vocabulary has been read, waiting up
+        to `wait_s` for it: under a second after the model loads)."""
+        return self._start.ready() or (wait_s > 0 and self._start.wait(wait_s))
 
     def close(self) -> None:
         with self._lock:

@@ -317,9 +317,11 @@ def drop_unused_imports(code: str) -> str:
         tree = ast.parse(code)
     except (SyntaxError, ValueError):
         return code
-    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    used: set[str] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        if isinstance(node, ast.Name):
+            used.add(node.id)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
             used.update(re.findall(r"[A-Za-z_]\w*", node.value))
     drop: set[int] = set()
     for node in tree.body:

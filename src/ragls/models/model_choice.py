@@ -19,7 +19,7 @@ import platform
 import time
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -90,7 +90,7 @@ def _load_cache() -> dict[str, KeystrokeCost]:
         data = json.loads(_cache_file().read_text(encoding="utf-8"))
         if not isinstance(data, dict):
             return {}
-        return {k: KeystrokeCost(float(v["ms"]), 1.0, float(v["read_tps"]))
+        return {k: KeystrokeCost(float(v["ms"]), 1.0, float(v["read_tps"]))  # only quiet ones are cached
                 for k, v in data.items() if isinstance(v, dict)}
     except (OSError, ValueError, TypeError, KeyError):
         return {}
@@ -162,7 +162,7 @@ def keystroke_cost(bundle: Bundle, threads: int = 2) -> KeystrokeCost:
     logger.info("measuring %s per keystroke on this machine (once)", bundle.name)
     cost = measure_keystroke(bundles.assemble(bundle), threads)
     if cost.cpu_share >= MIN_CPU_SHARE:
-        cache[key] = KeystrokeCost(round(cost.ms, 1), cost.cpu_share, cost.read_tps)
+        cache[key] = replace(cost, ms=round(cost.ms, 1))
         _save_cache(cache)
     else:
         logger.info("%s: the machine was busy (%.0f%% of %d cores): measured again next time",

@@ -165,38 +165,6 @@ def complete_part(code: str, max_cut: int = 80) -> str:
     return ""
 
 
-def split_asserts(code: str) -> str:
-    """A test function that is nothing but several asserts becomes one test per assert, so one
-    wrong expectation drops (or reports) that check alone, not its neighbours."""
-    try:
-        tree = ast.parse(code)
-    except (SyntaxError, ValueError):
-        return code
-    lines = code.split("\n")
-    out: list[str] = []
-    pos = 0  # lines[pos:] not yet copied
-    for node in tree.body:
-        if not (
-            isinstance(node, ast.FunctionDef)
-            and node.name.startswith("test")
-            and not node.decorator_list
-            and not node.args.args
-        ):
-            continue
-        body = [b for b in node.body if not (isinstance(b, ast.Expr) and isinstance(b.value, ast.Constant))]
-        if len(body) < 2 or not all(isinstance(b, ast.Assert) for b in body):
-            continue
-        checks = list(dict.fromkeys(ast.get_source_segment(code, b) or "" for b in body))
-        out.extend(lines[pos : node.lineno - 1])
-        for i, check in enumerate(checks, 1):
-            out += [f"def {node.name}_{i}():", "    " + check.strip(), "", ""]
-        pos = node.end_lineno or node.lineno
-    if pos == 0:
-        return code
-    out.extend(lines[pos:])
-    return "\n".join(out).rstrip() + "\n"
-
-
 def drop_functions(code: str, names: set[str]) -> str:
     """`code` without the named test functions (a class left with no test is dropped too)."""
     funcs = test_functions(code)

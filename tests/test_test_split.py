@@ -1,0 +1,82 @@
+"""Splitting a generated test into one test per case (engine/test_split.py)."""
+
+from __future__ import annotations
+
+import ast
+
+from ragls.engine import pytest_file
+from ragls.engine.test_split import split_cases
+
+# What the 0.5B model wrote for `line_count` in `make demo` (cut off by the token limit),
+# shortened: two right cases, one wrong, one duplicate, and a case cut before its assert.
+CASES = '''from ragls.indexing.records import line_count
+
+def test_line_count() -> None:
+    """Tests line_count."""
+    # Test case 1: two lines
+    text = "a\\nb"
+    expected = 2
+    assert line_count(text) == expected, f"Expected {expected}, got {line_count(text)}"
+
+    # Test case 2: empty
+    text = ""
+    expected = 0
+    assert line_count(text) == expected
+
+    # Test case 3: a wrong expectation
+    text = "a\\nb\\n"
+    expected = 3
+    assert line_count(text) == expected
+
+    text = ""
+    expected = 0
+    assert line_count(text) == expected
+
+    # Test case 5
+    text = "a\\nb\\n"
+    expected = 6
+'''
+
+
+def _outcomes(code: str) -> dict[str, bool]:
+    """Run each test function of `code` in-process: name -> passed."""
+    scope: dict = {}
+    exec(compile(code, "t.py", "exec"), scope)
+    result = {}
+    for name, fn in scope.items():
+        if name.startswith("test_"):
+            try:
+                fn()
+                result[name] = True
+            except AssertionError:
+                result[name] = False
+    return result
+
+
+def test_cases_become_tests_so_a_wrong_case_fails_alone() -> None:
+    assert _outcomes(CASES) == {"test_line_count": False}  # one wrong case sinks the right ones
+    split = split_cases(CASES)
+    assert _outcomes(split) == {"test_line_count_1": True, "test_line_count_2": True,
+                                "test_line_count_3": False}
+    case = '    text = "a\\nb"\n    expected = 2\n    assert line_count(text) == expected, f"Expected'
+    assert case in split
+    assert "expected = 6" not in split  # cut off before its assert: asserts nothing
+
+
+def test_asserts_alone_are_one_test_each() -> None:
+    code = ("from calc import add\n\n\ndef test_add():\n    assert add(1, 1) == 2\n"
+            "    assert add(1, 1) == 2\n    assert add(\n        2, 2) == 5\n")
+    split = split_cases(code)
+    assert [f.name for f in pytest_file.test_functions(split)] == ["test_add_1", "test_add_2"]
+    assert "    assert add(\n        2, 2) == 5" in split
+
+
+def test_dependent_or_other_statements_are_not_split() -> None:
+    dependent = ("def test_grow():\n    x = 1\n    assert f(x) == 1\n    y = x + 1\n    assert f(y) == 2\n")
+    looped = ("def test_loop():\n    for x in (1, 2):\n        assert f(x) == x\n    assert f(0) == 0\n")
+    one_case = "def test_one():\n    x = 1\n    assert f(x) == 1\n    assert f(x + 1) == 2\n"
+    attribute = "def test_attr():\n    o.x = 1\n    assert f(o) == 1\n    o.x = 2\n    assert f(o) == 2\n"
+    for code in (dependent, looped, one_case, attribute):
+        assert split_cases(code) == code
+    assert split_cases("def test_(:\n") == "def test_(:\n"
+    ast.parse(split_cases(CASES))

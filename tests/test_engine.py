@@ -457,6 +457,32 @@ def test_the_style_example_comes_from_a_test_of_the_targets_module(write_workspa
         index.close()
 
 
+def test_a_style_example_with_set_up_code_shows_only_its_imports(write_workspace) -> None:
+    """A small model copies an example test that builds things; it follows one that only asserts."""
+    set_up = "def test_built():\n    s = 'a' * 3\n    assert shout(s) == 'AAA'\n"
+    files = {
+        "app/text.py": "def shout(s):\n    return s.upper()\n\n\ndef whisper(s):\n    return s.lower()\n",
+        "tests/test_alpha.py": "import os\n\n\ndef test_alpha():\n    path = os.sep\n    assert path\n",
+        "tests/test_names.py": "from app.text import shout\n\n\ndef test_n():\n    assert 1\n",  # names it
+        "tests/test_words.py": "import pytest\nfrom app.text import shout, whisper\n\n\n" + set_up,
+    }
+    index = WorkspaceIndex.open(write_workspace(files))
+    try:
+        index.update()
+        gen = TestGenerator(index, Retriever(index), ScriptedBackend([]))
+        prompt = gen.plan("app/text.py", files["app/text.py"], 5).messages[-1]["content"]
+        example = prompt.split("follow its style:\n```\n")[1].split("```")[0]
+        # the file importing `whisper` (not the one that only imports its module), imports alone
+        assert example == "import pytest\nfrom app.text import shout, whisper\n"
+        (index.root / "tests" / "test_words.py").unlink()
+        (index.root / "tests" / "test_names.py").unlink()
+        index.update()
+        prompt = gen.plan("app/text.py", files["app/text.py"], 5).messages[-1]["content"]
+        assert "existing test" not in prompt  # an unrelated file lends nothing without such a test
+    finally:
+        index.close()
+
+
 def test_a_broken_python_function_is_fixed_within_its_indentation() -> None:
     source = (
         "import os\n\n\n"

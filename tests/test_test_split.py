@@ -35,6 +35,8 @@ def test_line_count() -> None:
     # Test case 5
     text = "a\\nb\\n"
     expected = 6
+
+    # Test case 6: a reply cut off here
 '''
 
 
@@ -61,6 +63,7 @@ def test_cases_become_tests_so_a_wrong_case_fails_alone() -> None:
     case = '    text = "a\\nb"\n    expected = 2\n    assert line_count(text) == expected, f"Expected'
     assert case in split
     assert "expected = 6" not in split  # cut off before its assert: asserts nothing
+    assert "Test case 6" not in split  # nor is a comment left where the test was
 
 
 def test_asserts_alone_are_one_test_each() -> None:

@@ -39,6 +39,8 @@ def split_cases(code: str) -> str:
         for i, text in enumerate(texts, 1):
             out += [f"def {node.name}_{i}():", text, "", ""]
         pos = node.end_lineno or node.lineno
+        while pos < len(lines) and (not lines[pos].strip() or lines[pos][:1] in " \t"):
+            pos += 1  # the function's trailing comments (a case cut off before its code) go too
     if pos == 0:
         return code
     out.extend(lines[pos:])

@@ -181,7 +181,7 @@ def test_a_missing_import_goes_after_future_imports() -> None:
 def test_repeated_tests_and_unused_imports_are_tidied_away() -> None:
     code = (
         "from __future__ import annotations\nimport threading\nimport os, sys\nimport pytest\n"
-        "from calc import add\nfrom typing import TYPE_CHECKING as TC\n\n"
+        "from calc import add, sub as minus  # both\nfrom typing import TYPE_CHECKING as TC\n\n"
         "def test_empty():\n    \"\"\"Zero.\"\"\"\n    assert add(0, 0) == 0\n\n"
         "def test_empty_again():\n    assert add(0, 0) == 0\n\n"
         "def test_other():\n    assert add(0, 1) == 1\n\n"
@@ -196,7 +196,7 @@ def test_repeated_tests_and_unused_imports_are_tidied_away() -> None:
     assert names == ["test_empty", "test_other", "test_param", "test_paths", "TestA::test_empty"]
     head = [x for x in tidy.split("\n") if x.startswith(("import", "from"))]
     assert head == [
-        "from __future__ import annotations", "import os, sys", "import pytest", "from calc import add",
+        "from __future__ import annotations", "import sys", "import pytest", "from calc import add",
         "from typing import TYPE_CHECKING as TC",
     ]
     compile(tidy, "t.py", "exec")

@@ -152,6 +152,18 @@ def test_a_repeated_test_and_an_unused_import_are_not_offered(calc_ws: Path, ser
     assert "def test_add()" in report.code and "def test_add_negative" in report.code
 
 
+def test_an_import_only_a_dropped_test_used_is_not_offered(calc_ws: Path, server: ScriptedServer) -> None:
+    mixed = (
+        "from calc import add, scale\n\n\n"
+        "def test_add():\n    assert add(2, 2) == 4\n\n\n"
+        "def test_add_scaled():\n    assert add(scale(1, 2), 0) == 3\n"  # wrong: it is 2
+    )
+    report = _tests_from(server, calc_ws, [fence(mixed)] * 6)
+    assert report.verified and report.passed == 1 and "test_add_scaled" not in report.code
+    assert report.code.startswith("from calc import add\n")  # `scale` went with its test
+    assert report.possible_bugs == ["test_add_scaled expects 3, the code returns 2"]
+
+
 def test_existence_checks_are_never_offered(calc_ws: Path, server: ScriptedServer) -> None:
     skeleton = "from calc import add\n\n\ndef test_add_exists():\n    assert callable(add)\n"
     report = _tests_from(server, calc_ws, [fence(skeleton)] * 6)

@@ -279,8 +279,10 @@ def _bound_names(node: ast.Import | ast.ImportFrom) -> list[str]:
 
 def drop_unused_imports(code: str) -> str:
     """`code` without the one-line top-level imports none of whose names it uses (a generated
-    test file imports what it never needs: `import threading`). `__future__` and `*` imports
-    stay; a name inside a string counts as used (a string annotation, `importorskip`)."""
+    test file imports what it never needs: `import threading`), and without the unused names of
+    one that it partly uses (`from records import Import, line_count` -> `from records import
+    line_count`). `__future__` and `*` imports stay; a name inside a string counts as used (a
+    string annotation, `importorskip`)."""
     try:
         tree = ast.parse(code)
     except (SyntaxError, ValueError):
@@ -291,18 +293,23 @@ def drop_unused_imports(code: str) -> str:
             used.add(node.id)
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
             used.update(re.findall(r"[A-Za-z_]\w*", node.value))
-    drop: set[int] = set()
+    lines = code.split("\n")
+    changed: dict[int, str | None] = {}  # 1-based line -> its new text (None: dropped)
     for node in tree.body:
         if not isinstance(node, ast.Import | ast.ImportFrom) or node.lineno != node.end_lineno:
             continue
         if isinstance(node, ast.ImportFrom) and (node.module == "__future__" or node.names[0].name == "*"):
             continue
-        if not set(_bound_names(node)) & used:
-            drop.add(node.lineno)
-    if not drop:
+        kept = [a for a, bound in zip(node.names, _bound_names(node), strict=True) if bound in used]
+        if not kept:
+            changed[node.lineno] = None
+        elif len(kept) < len(node.names) and ";" not in lines[node.lineno - 1]:
+            node.names = kept
+            changed[node.lineno] = ast.unparse(node)
+    if not changed:
         return code
-    lines = [line for i, line in enumerate(code.split("\n"), 1) if i not in drop]
-    return "\n".join(lines)
+    out = [changed.get(i, line) for i, line in enumerate(lines, 1)]
+    return "\n".join(line for line in out if line is not None)
 
 
 def tidy(code: str) -> str:

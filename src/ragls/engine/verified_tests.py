@@ -244,6 +244,8 @@ class VerifiedTestGenerator:
         if plan.language == "python" and keep:
             funcs = pytest_file.test_functions(code) or []
             code = pytest_file.drop_functions(code, {f.name for f in funcs} - set(keep))
+            if self.config.stable_runs > 1:  # what only the dropped tests used goes; the reruns run it
+                code = pytest_file.drop_unused_imports(code)
         last: TestRun | None = None
         for i in range(1, self.config.stable_runs):
             if not keep:

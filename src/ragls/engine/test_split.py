@@ -66,7 +66,8 @@ def _targets(st: ast.Assign) -> set[str] | None:
 
 def _cases(body: list[ast.stmt]) -> list[list[ast.stmt]] | None:
     """The body as independent cases, or None when it is not only assignments and asserts.
-    Several asserts with nothing between them are one case each."""
+    An assert with no assignment before it in its case is a case of its own; the asserts after
+    an assignment stay in its case."""
     body = [b for b in body if not (isinstance(b, ast.Expr) and isinstance(b.value, ast.Constant))]
     cases: list[list[ast.stmt]] = []
     current: list[ast.stmt] = []

@@ -71,11 +71,11 @@ def _cases(body: list[ast.stmt]) -> list[list[ast.stmt]] | None:
     body = [b for b in body if not (isinstance(b, ast.Expr) and isinstance(b.value, ast.Constant))]
     cases: list[list[ast.stmt]] = []
     current: list[ast.stmt] = []
-    bound: set[str] = set()  # names any case binds
+    binds: dict[ast.stmt, set[str]] = {}  # assignment -> the names it binds
     for st in body:
         if isinstance(st, ast.Assert):
             current.append(st)
-            if all(isinstance(s, ast.Assert) for s in current):  # no set-up: this assert alone
+            if len(current) == 1:  # no set-up before it: this assert alone
                 cases.append(current)
                 current = []
             continue
@@ -85,7 +85,8 @@ def _cases(body: list[ast.stmt]) -> list[list[ast.stmt]] | None:
             cases.append(current)
             current = []
         current.append(st)
-        bound |= names
+        binds[st] = names
+    bound = set().union(*binds.values())  # names any case binds
     if current and isinstance(current[-1], ast.Assert):
         cases.append(current)  # a case cut off before its assert is left out
     lines_used = [(st.lineno, st.end_lineno or st.lineno) for st in body]
@@ -98,6 +99,5 @@ def _cases(body: list[ast.stmt]) -> list[list[ast.stmt]] | None:
             read = {n.id for n in ast.walk(value) if isinstance(n, ast.Name)}
             if read & bound - own:
                 return None  # reads a name another case binds: not independent
-            if isinstance(st, ast.Assign):
-                own |= _targets(st) or set()
+            own |= binds.get(st, set())
     return cases

@@ -115,6 +115,19 @@ def test_tree_sitter_trims_lines_that_break_the_syntax() -> None:
     assert got == "x = 1"
 
 
+def test_an_answer_cut_by_the_token_limit_does_not_end_on_an_empty_block() -> None:
+    pytest.importorskip("ragls.indexing.languages")
+    # what the 0.5B model wrote in make demo, cut at 48 tokens inside the else branch
+    raw = ("if args.batch:\n        query = make(\n            args.file,\n        )\n    else:\n"
+           "        query = make(\n           ")
+    got = pp(raw, "def run(args):\n    root = 1\n    ")
+    assert got == "if args.batch:\n        query = make(\n            args.file,\n        )"
+
+
+def test_a_lone_opener_line_stays() -> None:
+    assert pp("\n    if x:\n        ", "def f(x):\n    y = 1\n    ") == "if x:"
+
+
 def test_blank_lines_before_code_on_an_indented_empty_line_are_dropped() -> None:
     prefix = "def f(args):\n    x = 1\n    "
     out = postprocess("\n\n    if not x:\n        return 2", prefix=prefix, suffix="", language="python")

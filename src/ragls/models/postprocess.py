@@ -280,6 +280,22 @@ def _trim_to_valid_syntax(text: str, prefix: str, suffix: str, language: str | N
     return text  # nothing parses better: keep the heuristic result
 
 
+def _drop_dangling_opener(text: str, language: str | None) -> str:
+    """Python: drop a last line that opens a block whose body is not there (`else:`).
+
+    A multi-line answer cut by the token limit loses its unfinished last line; the line before
+    it may open a block that the suggestion would then leave empty. The lines above stand on
+    their own; the opener waits for the next suggestion. (Brace languages are left alone:
+    dropping a `} else {` line would unbalance the braces above it.)
+    """
+    if not _is_python(language):
+        return text
+    lines = text.split("\n")
+    while len(lines) > 1 and lines[-1].split("#")[0].rstrip().endswith(":"):
+        lines.pop()
+    return "\n".join(lines)
+
+
 def postprocess(completion: str, *, prefix: str, suffix: str, language: str | None) -> str:
     """The part of ``completion`` worth inserting between ``prefix`` and ``suffix``."""
     language = language or None
@@ -300,6 +316,7 @@ def postprocess(completion: str, *, prefix: str, suffix: str, language: str | No
         text, _ = _multiline_cut(text, cur)
         text = "\n".join(_drop_prefix_echo(text.split("\n"), prefix))
         text = _trim_to_valid_syntax(text, prefix, suffix, language)
+        text = _drop_dangling_opener(text, language)
     text = _drop_suffix_overlap(text, suffix, cur.single_line)
     text = _drop_extra_closers(text, prefix, suffix, language)
     if not (cur.single_line and suffix[:1] and not suffix[:1].isspace()):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -86,10 +87,10 @@ class Handler(BaseHTTPRequestHandler):
             self._send(401, f"bad key {self.headers.get('Authorization')}".encode(), "text/plain")
         elif scenario == "hang":
             time.sleep(3)
-            try:  # the client timed out long ago: socketserver would print the broken pipe to stderr
-                self._send(200, _sse(["[DONE]"]))  # in the middle of a later test
-            except OSError:
-                pass
+            # the client timed out long ago: socketserver would print the broken pipe to stderr,
+            # in the middle of a later test
+            with contextlib.suppress(OSError):
+                self._send(200, _sse(["[DONE]"]))
         elif scenario == "badsse":
             self._send(200, b'data: {"choices": [{"text": "ok"}]}\n\ndata: {not json\n\n')
         elif scenario == "garbageline":

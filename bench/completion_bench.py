@@ -15,6 +15,9 @@ them alike:
   jaccard-20 the RepoCoder / Cody windows of baselines.py (query = last 20 lines), best first,
              overlapping windows dropped, packed greedily into the same token budget and top_k
              as ragls (count_tokens of the model), passed as context_override
+  oracle     (only when asked) the task's gold definitions, those the expected line names
+             first, packed the same way, in ragls' own prompt (the file's imports and scope
+             headers in front of the code): an upper bound for retrieval, since it reads the answer
 
 Ground truth: the rest of the original line from the cursor (stripped). Metrics per method:
   EM           first non-empty completion line (stripped) == expected line
@@ -54,6 +57,7 @@ from common import (
 from completion_report import logprob_summary, print_summary, summary
 from completion_tasks import (
     Jaccard,
+    Oracle,
     buffer_of,
     edit_similarity,
     expected_line,
@@ -65,7 +69,7 @@ from paired import PAIRED_COLUMNS, paired_rows
 from sources import ensure_source
 from tasks import Task
 
-METHODS = ("ragls", "none", "jaccard-20", "chat")
+METHODS = ("ragls", "none", "jaccard-20", "chat", "oracle")
 DEFAULT_TASKS = 60
 QUICK_TASKS = 6
 # how snippets become files in the prompt (engine/context_layout.py); "grouped" is the engine's default
@@ -121,12 +125,16 @@ def run_package(pkg: Package, tasks: list[Task], args) -> tuple[dict[str, list[d
         engine.lean_read_ms = None
         info["model"] = engine.backend.name
         info["budget_tokens"], info["top_k"] = engine.budget_tokens, retrieval.top_k
-        jaccard = None
+        overrides: dict = {}  # method -> what chooses its context instead of ragls' retrieval
+        # they get the same context budget as ragls' retrieval (the prompt's context share)
+        packing = (engine.context_budget(), retrieval.top_k, engine.backend.count_tokens)
         if "jaccard-20" in args.methods:
             t0 = time.perf_counter()
-            # the windows get the same context budget as ragls' retrieval (the prompt's context share)
-            jaccard = Jaccard(pkg.root, engine.context_budget(), retrieval.top_k, engine.backend.count_tokens)
-            info["windows"] = {"count": len(jaccard.windows), "build_s": time.perf_counter() - t0}
+            overrides["jaccard-20"] = Jaccard(pkg.root, *packing)
+            info["windows"] = {"count": len(overrides["jaccard-20"].windows),
+                               "build_s": time.perf_counter() - t0}
+        if "oracle" in args.methods:  # an upper bound for retrieval: the gold definitions
+            overrides["oracle"] = Oracle(pkg.root, *packing)
         log(f"{pkg.key}: {len(tasks)} tasks, dense={info['dense']}, model {info['model']}")
         warm = CursorQuery(tasks[0].file, tasks[0].line, tasks[0].col, buffer_of(tasks[0]))
         scorer = None
@@ -141,8 +149,8 @@ def run_package(pkg: Package, tasks: list[Task], args) -> tuple[dict[str, list[d
             want = expected_line(task)
             for method in args.methods:
                 records[method].append(
-                    score_one(engine, jaccard, method, task, query, want, scorer) if scorer
-                    else run_one(engine, jaccard, method, task, query, want))
+                    score_one(engine, overrides, method, task, query, want, scorer) if scorer
+                    else run_one(engine, overrides, method, task, query, want))
             if (i + 1) % 5 == 0:
                 log(f"  {i + 1}/{len(tasks)}")
     finally:
@@ -152,11 +160,11 @@ def run_package(pkg: Package, tasks: list[Task], args) -> tuple[dict[str, list[d
     return records, info
 
 
-def score_one(engine, jaccard: Jaccard | None, method: str, task: Task, query, want: str, scorer) -> dict:
+def score_one(engine, overrides: dict, method: str, task: Task, query, want: str, scorer) -> dict:
     """The expected line's log-probability under the prompt `method` builds (no generation)."""
     rec: dict = {"task": task.id, "expected": want}
     try:
-        prompt = engine.prompt_for(query, **method_context(method, jaccard, task)[0])
+        prompt = engine.prompt_for(query, **method_context(method, overrides, task)[0])
         t0 = time.perf_counter()
         score = scorer.score(prompt.text, prompt.heal + want)  # a healed prompt left that part out
     except Exception as exc:  # one failing task is counted, not fatal
@@ -169,21 +177,23 @@ def score_one(engine, jaccard: Jaccard | None, method: str, task: Task, query, w
     return rec
 
 
-def method_context(method: str, jaccard: Jaccard | None, task: Task) -> tuple[dict, float]:
-    """The engine arguments that give `method` its context, and the ms spent choosing windows."""
+def method_context(method: str, overrides: dict, task: Task) -> tuple[dict, float]:
+    """The engine arguments that give `method` its context, and the ms spent choosing it."""
     if method == "none":
         return {"no_context": True}, 0.0
-    if method == "jaccard-20":
+    if method in overrides:
         t0 = time.perf_counter()
-        override = jaccard.snippets(task)
-        return {"context_override": override}, (time.perf_counter() - t0) * 1000
+        override = overrides[method].snippets(task)
+        # the oracle stands in for retrieval in ragls' own prompt (imports and scope headers first)
+        return ({"context_override": override, "override_head": method == "oracle"},
+                (time.perf_counter() - t0) * 1000)
     return {}, 0.0
 
 
-def run_one(engine, jaccard: Jaccard | None, method: str, task: Task, query, want: str) -> dict:
+def run_one(engine, overrides: dict, method: str, task: Task, query, want: str) -> dict:
     rec: dict = {"task": task.id, "expected": want}
     try:
-        context, extra_ms = method_context(method, jaccard, task)
+        context, extra_ms = method_context(method, overrides, task)
         if method == "chat":  # the same ragls context, as an instruction to the chat template
             engine.prompt_style = "chat"
             try:
@@ -202,7 +212,7 @@ def run_one(engine, jaccard: Jaccard | None, method: str, task: Task, query, wan
     golds = golds_of(task)
     shown_ungrounded = ungrounded_names(res.completion, language="python", path=task.file,
                                         buffer=query.text, index=engine.index) if res.completion else []
-    if method == "jaccard-20":
+    if method in overrides:
         timings["retrieval_ms"] = timings.get("retrieval_ms", 0.0) + extra_ms
     timings["total_ms"] = res.elapsed_ms + extra_ms
     rec.update(
@@ -226,7 +236,8 @@ def run_one(engine, jaccard: Jaccard | None, method: str, task: Task, query, wan
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="cross-file completion benchmark (ragls vs none vs jaccard-20)")
+    ap = argparse.ArgumentParser(
+        description="cross-file completion benchmark (ragls vs none vs jaccard-20, oracle on request)")
     add_package_args(ap)
     ap.add_argument(
         "--tasks",

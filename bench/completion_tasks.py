@@ -15,6 +15,7 @@ from common import Package
 from tasks import Task, load_tasks
 
 JACCARD_CANDIDATES = 50
+ORACLE_LINES = 12
 
 
 def expected_line(task: Task | BodyTask) -> str:
@@ -32,9 +33,14 @@ def buffer_of(task: Task | BodyTask) -> str:
 
 def golds_of(task: Task | BodyTask) -> list[tuple[str, str, int]]:
     """(symbol, path, start line) of each definition the task needs."""
+    return [(sym, path, start) for sym, path, start, _ in gold_spans(task)]
+
+
+def gold_spans(task: Task | BodyTask) -> list[tuple[str, str, int, int]]:
+    """(symbol, path, start line, end line) of each definition the task needs."""
     if isinstance(task, BodyTask):
-        return [(g[0], g[1], g[2]) for g in task.golds]
-    return [(task.symbol, task.gold_path, task.gold_start)]
+        return [(g[0], g[1], g[2], g[3]) for g in task.golds]
+    return [(task.symbol, task.gold_path, task.gold_start, task.gold_end)]
 
 
 def first_line(completion: str) -> str:
@@ -106,4 +112,46 @@ class Jaccard:
             if used + cost <= self.budget:
                 out.append(Snippet(path, start, end, 1.0 / (rank + 1), ["jaccard-20"], text))
                 used += cost
+        return out
+
+
+class Oracle:
+    """The task's own gold definitions as context: what a perfect retriever would hand over.
+
+    An upper bound for retrieval, not a method: it reads the answer. Definitions the expected
+    first line names come first, then the rest of the body's; each is whole when it has at
+    most `ORACLE_LINES` lines and fits, else its stub (header and first docstring line, as
+    ragls packs it), packed into the engine's budget and top_k.
+    """
+
+    def __init__(self, root: Path, budget_tokens: int, top_k: int, count_tokens):
+        self.root = root
+        self.budget, self.top_k, self.count = budget_tokens, top_k, count_tokens
+        self._lines: dict[str, list[str]] = {}
+
+    def _text(self, path: str, start: int, end: int) -> str:
+        if path not in self._lines:
+            self._lines[path] = (self.root / path).read_text(encoding="utf-8", errors="replace").splitlines()
+        return "\n".join(self._lines[path][start - 1 : end])
+
+    def snippets(self, task: Task | BodyTask):
+        from ragls.retrieval.stubs import stub_range
+        from ragls.retrieval.types import Snippet
+
+        want = expected_line(task)
+        spans = sorted(gold_spans(task), key=lambda g: g[0].split(".")[-1] not in want)
+        out: list[Snippet] = []
+        used = 0
+        for rank, (symbol, path, start, end) in enumerate(spans):
+            if len(out) >= self.top_k:
+                break
+            self._text(path, start, start)  # reads the file's lines
+            stub_end = stub_range(self._lines[path], start, end)[1]
+            for last in ([end] if end - start < ORACLE_LINES else []) + [stub_end]:
+                text = self._text(path, start, last)
+                cost = self.count(text)
+                if used + cost <= self.budget:
+                    out.append(Snippet(path, start, last, 1.0 / (rank + 1), ["oracle"], text, symbol))
+                    used += cost
+                    break
         return out

@@ -127,8 +127,13 @@ class CompletionEngine:
         no_context: bool = False,
         cancel: CancelToken = NEVER,
         context_override: list[Snippet] | None = None,
+        override_head: bool = False,
     ) -> CompletionResult:
-        """Complete at `query`; `context_override` replaces retrieval (for A/B benchmarks)."""
+        """Complete at `query`; `context_override` replaces retrieval (for A/B benchmarks).
+
+        An override's prompt shows the plain code before the cursor, unless `override_head`
+        gives it the file's imports and scope headers in front, as retrieval's prompt has.
+        """
         t0 = time.perf_counter()
         timings: dict[str, float] = {}
         cursor = self._cursor(query)
@@ -142,7 +147,7 @@ class CompletionEngine:
 
         t = time.perf_counter()
         prompt = self._prompt(query.path, cursor, language, snippets,
-                              head=not no_context and context_override is None)
+                              head=_file_head(no_context, context_override, override_head))
         full = None if ab_test else self._lean_instead(prompt, cursor, language, query.path, timings)
         if full is not None:
             prompt, full = full, prompt
@@ -175,9 +180,9 @@ class CompletionEngine:
         )
 
     def prompt_for(self, query: CursorQuery, *, no_context: bool = False,
-                   context_override: list[Snippet] | None = None) -> Prompt:
+                   context_override: list[Snippet] | None = None, override_head: bool = False) -> Prompt:
         """The full prompt `complete` builds for `query` (a benchmark scores a line under it)."""
-        return self._full_prompt(query, no_context, context_override)[2]
+        return self._full_prompt(query, no_context, context_override, override_head)[2]
 
     def typed_ahead_result(self, query: CursorQuery, cursor: Cursor | None = None) -> CompletionResult | None:
         """The rest of a suggestion whose beginning the user typed (no model), or None."""
@@ -206,12 +211,13 @@ class CompletionEngine:
     # --- steps -------------------------------------------------------------------------------
 
     def _full_prompt(self, query: CursorQuery, no_context: bool = False,
-                     override: list[Snippet] | None = None) -> tuple[Cursor, str | None, Prompt]:
+                     override: list[Snippet] | None = None,
+                     override_head: bool = False) -> tuple[Cursor, str | None, Prompt]:
         cursor = self._cursor(query)
         language = self.index.language_of(query.path) or language_for_path(query.path)
         snippets = self._context(query, cursor, language, no_context, override, NEVER, {})
         return cursor, language, self._prompt(query.path, cursor, language, snippets,
-                                              head=not no_context and override is None)
+                                              head=_file_head(no_context, override, override_head))
 
     def _cursor(self, query: CursorQuery) -> Cursor:
         buffer = query.text if query.text is not None else self.index.read_text(query.path)
@@ -374,3 +380,8 @@ class CompletionEngine:
             return again.text
 
         return grounded(generated.text, clean, resample, where=f"{query.path}:{query.line}")
+
+
+def _file_head(no_context: bool, override: list[Snippet] | None, override_head: bool) -> bool:
+    """Whether the prompt's code starts with the file's imports and scope headers."""
+    return not no_context and (override is None or override_head)

@@ -16,8 +16,9 @@ them alike:
              overlapping windows dropped, packed greedily into the same token budget and top_k
              as ragls (count_tokens of the model), passed as context_override
   oracle     (only when asked) the task's gold definitions, those the expected line names
-             first, packed the same way, in ragls' own prompt (the file's imports and scope
-             headers in front of the code): an upper bound for retrieval, since it reads the answer
+             first, then ragls' own snippets, packed the same way, in ragls' own prompt (the
+             file's imports and scope headers in front of the code): an upper bound for ragls'
+             ranking, since it reads the answer
 
 Ground truth: the rest of the original line from the cursor (stripped). Metrics per method:
   EM           first non-empty completion line (stripped) == expected line
@@ -133,8 +134,11 @@ def run_package(pkg: Package, tasks: list[Task], args) -> tuple[dict[str, list[d
             overrides["jaccard-20"] = Jaccard(pkg.root, *packing)
             info["windows"] = {"count": len(overrides["jaccard-20"].windows),
                                "build_s": time.perf_counter() - t0}
-        if "oracle" in args.methods:  # an upper bound for retrieval: the gold definitions
-            overrides["oracle"] = Oracle(pkg.root, *packing)
+        if "oracle" in args.methods:  # an upper bound for ranking: the gold definitions first
+            def fill(task):  # then ragls' own snippets
+                return engine.prompt_for(CursorQuery(task.file, task.line, task.col, buffer_of(task))).context
+
+            overrides["oracle"] = Oracle(pkg.root, *packing, fill=fill)
         log(f"{pkg.key}: {len(tasks)} tasks, dense={info['dense']}, model {info['model']}")
         warm = CursorQuery(tasks[0].file, tasks[0].line, tasks[0].col, buffer_of(tasks[0]))
         scorer = None

@@ -118,15 +118,17 @@ class Jaccard:
 class Oracle:
     """The task's own gold definitions as context: what a perfect retriever would hand over.
 
-    An upper bound for retrieval, not a method: it reads the answer. Definitions the expected
-    first line names come first, then the rest of the body's; each is whole when it has at
-    most `ORACLE_LINES` lines and fits, else its stub (header and first docstring line, as
-    ragls packs it), packed into the engine's budget and top_k.
+    An upper bound for retrieval's ranking, not a method: it reads the answer. Definitions the
+    expected first line names come first, then the rest of the body's; each is whole when it
+    has at most `ORACLE_LINES` lines and fits, else its stub (header and first docstring line,
+    as ragls packs it). What budget and top_k leave is filled with ragls' own snippets for the
+    task (`fill`), so the prompt is as large as ragls' and only the ranking differs.
     """
 
-    def __init__(self, root: Path, budget_tokens: int, top_k: int, count_tokens):
+    def __init__(self, root: Path, budget_tokens: int, top_k: int, count_tokens, fill=None):
         self.root = root
         self.budget, self.top_k, self.count = budget_tokens, top_k, count_tokens
+        self.fill = fill  # task -> ragls' packed snippets
         self._lines: dict[str, list[str]] = {}
 
     def _text(self, path: str, start: int, end: int) -> str:
@@ -154,4 +156,14 @@ class Oracle:
                     out.append(Snippet(path, start, last, 1.0 / (rank + 1), ["oracle"], text, symbol))
                     used += cost
                     break
+        for snip in self.fill(task) if self.fill else []:
+            if len(out) >= self.top_k:
+                break
+            if any(s.path == snip.path and s.start_line <= snip.end_line and snip.start_line <= s.end_line
+                   for s in out):
+                continue
+            cost = self.count(snip.text)
+            if used + cost <= self.budget:
+                out.append(snip)
+                used += cost
         return out

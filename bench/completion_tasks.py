@@ -82,19 +82,34 @@ def sample_tasks(pkgs: list[Package], total: int, kind: str = "body") -> dict[st
     return {n: pools[n][: picked[n]] for n in pools}
 
 
-class Jaccard:
-    """Top Jaccard-20 windows as Snippets within the engine's token budget and top_k."""
+class ContextOverride:
+    """Snippets a baseline chooses instead of ragls' retrieval, within the engine's token budget
+    and top_k: the files' lines they are cut from, and whether a span overlaps one chosen."""
 
     def __init__(self, root: Path, budget_tokens: int, top_k: int, count_tokens):
         self.root = root
-        self.windows = WindowIndex(root)
         self.budget, self.top_k, self.count = budget_tokens, top_k, count_tokens
         self._lines: dict[str, list[str]] = {}
 
-    def _text(self, path: str, start: int, end: int) -> str:
+    def lines(self, path: str) -> list[str]:
         if path not in self._lines:
             self._lines[path] = (self.root / path).read_text(encoding="utf-8", errors="replace").splitlines()
-        return "\n".join(self._lines[path][start - 1 : end])
+        return self._lines[path]
+
+    def _text(self, path: str, start: int, end: int) -> str:
+        return "\n".join(self.lines(path)[start - 1 : end])
+
+    @staticmethod
+    def overlaps(chosen, path: str, start: int, end: int) -> bool:
+        return any(s.path == path and s.start_line <= end and start <= s.end_line for s in chosen)
+
+
+class Jaccard(ContextOverride):
+    """Top Jaccard-20 windows as Snippets within the engine's token budget and top_k."""
+
+    def __init__(self, root: Path, budget_tokens: int, top_k: int, count_tokens):
+        super().__init__(root, budget_tokens, top_k, count_tokens)
+        self.windows = WindowIndex(root)
 
     def snippets(self, task: Task):
         from ragls.retrieval.types import Snippet
@@ -105,7 +120,7 @@ class Jaccard:
         for rank, (path, start, end) in enumerate(spans):
             if len(out) >= self.top_k or used >= self.budget:
                 break
-            if any(s.path == path and s.start_line <= end and start <= s.end_line for s in out):
+            if self.overlaps(out, path, start, end):
                 continue  # stride 10 < window 20: neighbours overlap
             text = self._text(path, start, end)
             cost = self.count(text)
@@ -115,7 +130,7 @@ class Jaccard:
         return out
 
 
-class Oracle:
+class Oracle(ContextOverride):
     """The task's own gold definitions as context: what a perfect retriever would hand over.
 
     An upper bound for retrieval's ranking, not a method: it reads the answer. Definitions the
@@ -126,15 +141,8 @@ class Oracle:
     """
 
     def __init__(self, root: Path, budget_tokens: int, top_k: int, count_tokens, fill=None):
-        self.root = root
-        self.budget, self.top_k, self.count = budget_tokens, top_k, count_tokens
+        super().__init__(root, budget_tokens, top_k, count_tokens)
         self.fill = fill  # task -> ragls' packed snippets
-        self._lines: dict[str, list[str]] = {}
-
-    def _text(self, path: str, start: int, end: int) -> str:
-        if path not in self._lines:
-            self._lines[path] = (self.root / path).read_text(encoding="utf-8", errors="replace").splitlines()
-        return "\n".join(self._lines[path][start - 1 : end])
 
     def snippets(self, task: Task | BodyTask):
         from ragls.retrieval.stubs import stub_range
@@ -147,8 +155,7 @@ class Oracle:
         for rank, (symbol, path, start, end) in enumerate(spans):
             if len(out) >= self.top_k:
                 break
-            self._text(path, start, start)  # reads the file's lines
-            stub_end = stub_range(self._lines[path], start, end)[1]
+            stub_end = stub_range(self.lines(path), start, end)[1]
             for last in ([end] if end - start < ORACLE_LINES else []) + [stub_end]:
                 text = self._text(path, start, last)
                 cost = self.count(text)
@@ -159,8 +166,7 @@ class Oracle:
         for snip in self.fill(task) if self.fill else []:
             if len(out) >= self.top_k:
                 break
-            if any(s.path == snip.path and s.start_line <= snip.end_line and snip.start_line <= s.end_line
-                   for s in out):
+            if self.overlaps(out, snip.path, snip.start_line, snip.end_line):
                 continue
             cost = self.count(snip.text)
             if used + cost <= self.budget:

@@ -281,7 +281,7 @@ def test_context_stays_identical_across_keystrokes(project: WorkspaceIndex) -> N
 def test_imports_above_the_window_lead_the_prompt(project: WorkspaceIndex, tiny_backend) -> None:
     from ragls.engine.completion import CompletionEngine
     from ragls.engine.completion_prompt import PREFIX_LINES
-    from ragls.retrieval.types import CursorQuery
+    from ragls.retrieval.types import CursorQuery, Snippet
 
     backend = tiny_backend
     engine = CompletionEngine(project, Retriever(project), backend, max_tokens=8)
@@ -300,6 +300,13 @@ def test_imports_above_the_window_lead_the_prompt(project: WorkspaceIndex, tiny_
     assert "OrderedDict" not in head.split("def step_")[0]
     bare = engine.prompt_for(query, no_context=True)
     assert "load_order" not in bare.prefix and not bare.prefix.startswith("import")
+    # a benchmark's own context (Jaccard windows) gets the plain code; an oracle standing in for
+    # retrieval asks for retrieval's prompt, imports in front
+    snippet = Snippet("shop/models.py", 1, 2, 1.0, ["oracle"], "def load_order(order_id):\n    return {}")
+    plain = engine.prompt_for(query, context_override=[snippet])
+    assert plain.prefix.startswith("def step_") and plain.context == [snippet]
+    headed = engine.prompt_for(query, context_override=[snippet], override_head=True)
+    assert "from shop.models import load_order" in headed.prefix.split("def step_")[0]
 
 
 def test_a_window_inside_a_long_docstring_still_shows_the_function_header(project: WorkspaceIndex,

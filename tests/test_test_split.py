@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 
 from ragls.engine import pytest_file
-from ragls.engine.test_split import split_cases
+from ragls.engine.test_split import split_cases, unroll_parametrize
 
 # What the 0.5B model wrote for `line_count` in `make demo` (cut off by the token limit),
 # shortened: two right cases, one wrong, one duplicate, and a case cut before its assert.
@@ -83,3 +83,48 @@ def test_dependent_or_other_statements_are_not_split() -> None:
         assert split_cases(code) == code
     assert split_cases("def test_(:\n") == "def test_(:\n"
     ast.parse(split_cases(CASES))
+
+
+# What the 0.5B model wrote in `make demo` (session 15) after a repair round, shortened: one
+# parametrized test whose expected value is right for two texts and wrong for two.
+PARAMETRIZED = '''import pytest
+from ragls.indexing.records import line_count
+
+
+@pytest.mark.parametrize("text", ["a\\nb", "a\\nb\\n", "", "a\\nb\\n\\n\\n", "a\\nb"])
+def test_line_count(text: str) -> None:
+    size = len(text)
+    assert line_count(text) == 2
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("", 0),
+        ("a\\nb", 2),
+        ("a\\nb\\n", 3),
+    ],
+)
+def test_pairs(text, expected):
+    assert line_count(text) == expected
+'''
+
+
+def test_a_parametrized_test_becomes_one_test_per_value_set() -> None:
+    code = unroll_parametrize(PARAMETRIZED)
+    assert "parametrize" not in code and "\n\n\n\n" not in code
+    assert _outcomes(code) == {  # the repeated "a\\nb" is kept once
+        "test_line_count_1": True, "test_line_count_2": True, "test_line_count_3": False,
+        "test_line_count_4": False, "test_pairs_1": True, "test_pairs_2": True, "test_pairs_3": False,
+    }
+
+
+def test_parametrize_with_ids_fixtures_or_unpacked_values_is_left_alone() -> None:
+    for code in (
+        '@pytest.mark.parametrize("x", [1, 2], ids=["a", "b"])\ndef test_a(x):\n    assert x\n',
+        '@pytest.mark.parametrize("x", [1, 2])\ndef test_b(x, tmp_path):\n    assert x\n',
+        '@pytest.mark.parametrize("x, y", [(1, 2), [3]])\ndef test_c(x, y):\n    assert x\n',
+        '@pytest.mark.parametrize("x", CASES)\ndef test_d(x):\n    assert x\n',
+        '@pytest.mark.parametrize("x", [pytest.param(1, id="one")])\ndef test_e(x):\n    assert x\n',
+    ):
+        assert unroll_parametrize(code) == code

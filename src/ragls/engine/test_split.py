@@ -9,12 +9,17 @@ the cases it got right are lost with it. `make demo`'s 0.5B model wrote eight su
 A test body splits only when it is nothing but cases, each made of plain name assignments
 followed by asserts, and no case reads a name that another case binds. A last case that a
 reply cut off before its assert asserts nothing and is left out.
+
+A test parametrized over literal values is the same thing written another way, and pytest
+would keep its right cases if one failed, but our verdict is per function: so it is unrolled
+into one test per value set, the values bound by plain assignments (`unroll_parametrize`).
 """
 
 from __future__ import annotations
 
 import ast
 import itertools
+import re
 
 
 def split_cases(code: str) -> str:
@@ -45,6 +50,71 @@ def split_cases(code: str) -> str:
         return code
     out.extend(lines[pos:])
     return "\n".join(out).rstrip() + "\n"
+
+
+def unroll_parametrize(code: str) -> str:
+    """`code` with each top-level test whose only decorator is `pytest.mark.parametrize` over
+    literal values (no ids, no `pytest.param`), and whose parameters are exactly its names,
+    written as one test per value set (`test_x_1`, ...); the same value set twice is kept once."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return code
+    lines = code.split("\n")
+    out: list[str] = []
+    pos = 0
+    for node in tree.body:
+        if not (isinstance(node, ast.FunctionDef) and node.name.startswith("test")
+                and len(node.decorator_list) == 1 and node.body[0].lineno > node.lineno):
+            continue
+        spec = _parametrized(node.decorator_list[0], code)
+        args = node.args
+        if (spec is None or [a.arg for a in args.args] != spec[0] or args.vararg or args.kwarg
+                or args.kwonlyargs or args.defaults or args.posonlyargs):
+            continue
+        names, value_sets = spec
+        body = lines[node.body[0].lineno - 1 : node.end_lineno or node.lineno]
+        indent = body[0][: len(body[0]) - len(body[0].lstrip())] or "    "
+        out.extend(lines[pos : node.decorator_list[0].lineno - 1])
+        for i, values in enumerate(dict.fromkeys(value_sets), 1):
+            out += [f"def {node.name}_{i}():"]
+            out += [f"{indent}{name} = {value}" for name, value in zip(names, values, strict=True)]
+            out += [*body, "", ""]
+        pos = node.end_lineno or node.lineno
+    if pos == 0:
+        return code
+    out.extend(lines[pos:])
+    return re.sub(r"\n{4,}", "\n\n\n", "\n".join(out)).rstrip() + "\n"
+
+
+def _parametrized(deco: ast.expr, code: str) -> tuple[list[str], list[tuple[str, ...]]] | None:
+    """(argument names, the source of each value set) of a plain parametrize decorator."""
+    if not (isinstance(deco, ast.Call) and ast.unparse(deco.func).split(".")[-1] == "parametrize"
+            and len(deco.args) == 2 and not deco.keywords):
+        return None
+    spec, values = deco.args
+    if isinstance(spec, ast.Constant) and isinstance(spec.value, str):
+        names = [n.strip() for n in spec.value.split(",") if n.strip()]
+    elif isinstance(spec, (ast.List, ast.Tuple)) and all(
+            isinstance(e, ast.Constant) and isinstance(e.value, str) for e in spec.elts):
+        names = [e.value for e in spec.elts]
+    else:
+        return None
+    if not names or not isinstance(values, (ast.List, ast.Tuple)) or not values.elts:
+        return None
+    sets: list[tuple[str, ...]] = []
+    for elt in values.elts:
+        parts = [elt] if len(names) == 1 else elt.elts if isinstance(elt, (ast.List, ast.Tuple)) else None
+        if parts is None or len(parts) != len(names):
+            return None
+        if any(isinstance(n, ast.Call) and ast.unparse(n.func).split(".")[-1] == "param"
+               for part in parts for n in ast.walk(part)):
+            return None  # pytest.param carries marks and ids of its own
+        source = tuple(ast.get_source_segment(code, part) for part in parts)
+        if any(v is None for v in source):
+            return None
+        sets.append(source)  # type: ignore[arg-type]
+    return names, sets
 
 
 def _source(lines: list[str], st: ast.stmt) -> str:

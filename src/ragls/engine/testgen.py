@@ -21,7 +21,7 @@ from ragls.cancel import NEVER, CancelToken
 from ragls.engine.buffer import extract_code
 from ragls.engine.prompt_fit import chat_max_tokens, chat_tokens, fit_items, same_language
 from ragls.engine.pytest_file import add_import, complete_part
-from ragls.engine.test_split import split_cases
+from ragls.engine.test_split import split_cases, unroll_parametrize
 from ragls.engine.test_style import TEST_MARK, style_example
 from ragls.errors import WorkspaceError
 from ragls.indexing.parser import parse_source
@@ -240,7 +240,7 @@ class TestGenerator:
         """Python tests test the workspace's code: a copy of the target the model pasted into the
         test file is removed, and the target is imported when the model forgot to."""
         if plan.language == "python":
-            code = split_cases(drop_top_level(complete_part(code) or code, {plan.target}))
+            code = split_cases(unroll_parametrize(drop_top_level(complete_part(code) or code, {plan.target})))
         if plan.language == "python" and code.strip() and plan.target not in code.split("def test")[0]:
             code = add_import(code, f"from {plan.module} import {plan.target}")
         return code

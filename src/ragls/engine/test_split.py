@@ -20,11 +20,28 @@ from __future__ import annotations
 import ast
 import itertools
 import re
+from collections.abc import Callable
 
 
 def split_cases(code: str) -> str:
     """`code` with each top-level test function that holds independent cases split into one
     test per case (`test_x_1`, `test_x_2`, ...); the same case twice is kept once."""
+    return _rewrite_tests(code, _split)
+
+
+def unroll_parametrize(code: str) -> str:
+    """`code` with each top-level test whose only decorator is `pytest.mark.parametrize` over
+    literal values (no ids, no `pytest.param`), and whose parameters are exactly its names,
+    written as one test per value set (`test_x_1`, ...); the same value set twice is kept once."""
+    return _rewrite_tests(code, _unroll)
+
+
+Rewrite = Callable[[ast.FunctionDef, list[str]], "tuple[int, list[str], int] | None"]
+
+
+def _rewrite_tests(code: str, rewrite: Rewrite) -> str:
+    """`code` with the top-level test functions `rewrite` replaces: it returns the first line it
+    replaces (1-based), the lines instead, and the last line it replaces; or None."""
     try:
         tree = ast.parse(code)
     except (SyntaxError, ValueError):
@@ -33,58 +50,51 @@ def split_cases(code: str) -> str:
     out: list[str] = []
     pos = 0  # lines[pos:] not yet copied
     for node in tree.body:
-        if not (isinstance(node, ast.FunctionDef) and node.name.startswith("test")
-                and not node.decorator_list and not node.args.args):
-            continue
-        cases = _cases(node.body)
-        if cases is None or len(cases) < 2:
-            continue
-        texts = dict.fromkeys("\n".join(_source(lines, st) for st in case) for case in cases)
-        out.extend(lines[pos : node.lineno - 1])
-        for i, text in enumerate(texts, 1):
-            out += [f"def {node.name}_{i}():", text, "", ""]
-        pos = node.end_lineno or node.lineno
-        while pos < len(lines) and (not lines[pos].strip() or lines[pos][:1] in " \t"):
-            pos += 1  # the function's trailing comments (a case cut off before its code) go too
-    if pos == 0:
-        return code
-    out.extend(lines[pos:])
-    return "\n".join(out).rstrip() + "\n"
-
-
-def unroll_parametrize(code: str) -> str:
-    """`code` with each top-level test whose only decorator is `pytest.mark.parametrize` over
-    literal values (no ids, no `pytest.param`), and whose parameters are exactly its names,
-    written as one test per value set (`test_x_1`, ...); the same value set twice is kept once."""
-    try:
-        tree = ast.parse(code)
-    except (SyntaxError, ValueError):
-        return code
-    lines = code.split("\n")
-    out: list[str] = []
-    pos = 0
-    for node in tree.body:
-        if not (isinstance(node, ast.FunctionDef) and node.name.startswith("test")
-                and len(node.decorator_list) == 1 and node.body[0].lineno > node.lineno):
-            continue
-        spec = _parametrized(node.decorator_list[0], code)
-        args = node.args
-        if (spec is None or [a.arg for a in args.args] != spec[0] or args.vararg or args.kwarg
-                or args.kwonlyargs or args.defaults or args.posonlyargs):
-            continue
-        names, value_sets = spec
-        body = lines[node.body[0].lineno - 1 : node.end_lineno or node.lineno]
-        indent = body[0][: len(body[0]) - len(body[0].lstrip())] or "    "
-        out.extend(lines[pos : node.decorator_list[0].lineno - 1])
-        for i, values in enumerate(dict.fromkeys(value_sets), 1):
-            out += [f"def {node.name}_{i}():"]
-            out += [f"{indent}{name} = {value}" for name, value in zip(names, values, strict=True)]
-            out += [*body, "", ""]
-        pos = node.end_lineno or node.lineno
+        if isinstance(node, ast.FunctionDef) and node.name.startswith("test"):
+            new = rewrite(node, lines)
+            if new is not None:
+                first, replacement, pos_after = new
+                out += [*lines[pos : first - 1], *replacement]
+                pos = pos_after
     if pos == 0:
         return code
     out.extend(lines[pos:])
     return re.sub(r"\n{4,}", "\n\n\n", "\n".join(out)).rstrip() + "\n"
+
+
+def _split(node: ast.FunctionDef, lines: list[str]) -> tuple[int, list[str], int] | None:
+    if node.decorator_list or node.args.args:
+        return None
+    cases = _cases(node.body)
+    if cases is None or len(cases) < 2:
+        return None
+    texts = dict.fromkeys("\n".join(_source(lines, st) for st in case) for case in cases)
+    out: list[str] = []
+    for i, text in enumerate(texts, 1):
+        out += [f"def {node.name}_{i}():", text, "", ""]
+    pos = node.end_lineno or node.lineno
+    while pos < len(lines) and (not lines[pos].strip() or lines[pos][:1] in " \t"):
+        pos += 1  # the function's trailing comments (a case cut off before its code) go too
+    return node.lineno, out, pos
+
+
+def _unroll(node: ast.FunctionDef, lines: list[str]) -> tuple[int, list[str], int] | None:
+    if len(node.decorator_list) != 1 or node.body[0].lineno == node.lineno:
+        return None
+    spec = _parametrized(node.decorator_list[0], "\n".join(lines))
+    args = node.args
+    if (spec is None or [a.arg for a in args.args] != spec[0] or args.vararg or args.kwarg
+            or args.kwonlyargs or args.defaults or args.posonlyargs):
+        return None
+    names, value_sets = spec
+    body = lines[node.body[0].lineno - 1 : node.end_lineno or node.lineno]
+    indent = body[0][: len(body[0]) - len(body[0].lstrip())] or "    "
+    out: list[str] = []
+    for i, values in enumerate(dict.fromkeys(value_sets), 1):
+        out += [f"def {node.name}_{i}():"]
+        out += [f"{indent}{name} = {value}" for name, value in zip(names, values, strict=True)]
+        out += [*body, "", ""]
+    return node.decorator_list[0].lineno, out, node.end_lineno or node.lineno
 
 
 def _parametrized(deco: ast.expr, code: str) -> tuple[list[str], list[tuple[str, ...]]] | None:

@@ -36,12 +36,12 @@ def unroll_parametrize(code: str) -> str:
     return _rewrite_tests(code, _unroll)
 
 
-Rewrite = Callable[[ast.FunctionDef, list[str]], "tuple[int, list[str], int] | None"]
+Rewrite = Callable[[ast.FunctionDef, list[str], str], "tuple[int, list[str], int] | None"]
 
 
 def _rewrite_tests(code: str, rewrite: Rewrite) -> str:
-    """`code` with the top-level test functions `rewrite` replaces: it returns the first line it
-    replaces (1-based), the lines instead, and the last line it replaces; or None."""
+    """`code` with the top-level test functions `rewrite(node, lines, code)` replaces: it returns
+    the first line it replaces (1-based), the lines instead, and the last line it replaces; or None."""
     try:
         tree = ast.parse(code)
     except (SyntaxError, ValueError):
@@ -51,7 +51,7 @@ def _rewrite_tests(code: str, rewrite: Rewrite) -> str:
     pos = 0  # lines[pos:] not yet copied
     for node in tree.body:
         if isinstance(node, ast.FunctionDef) and node.name.startswith("test"):
-            new = rewrite(node, lines)
+            new = rewrite(node, lines, code)
             if new is not None:
                 first, replacement, pos_after = new
                 out += [*lines[pos : first - 1], *replacement]
@@ -62,7 +62,7 @@ def _rewrite_tests(code: str, rewrite: Rewrite) -> str:
     return re.sub(r"\n{4,}", "\n\n\n", "\n".join(out)).rstrip() + "\n"
 
 
-def _split(node: ast.FunctionDef, lines: list[str]) -> tuple[int, list[str], int] | None:
+def _split(node: ast.FunctionDef, lines: list[str], code: str) -> tuple[int, list[str], int] | None:
     if node.decorator_list or node.args.args:
         return None
     cases = _cases(node.body)
@@ -78,10 +78,10 @@ def _split(node: ast.FunctionDef, lines: list[str]) -> tuple[int, list[str], int
     return node.lineno, out, pos
 
 
-def _unroll(node: ast.FunctionDef, lines: list[str]) -> tuple[int, list[str], int] | None:
+def _unroll(node: ast.FunctionDef, lines: list[str], code: str) -> tuple[int, list[str], int] | None:
     if len(node.decorator_list) != 1 or node.body[0].lineno == node.lineno:
         return None
-    spec = _parametrized(node.decorator_list[0], "\n".join(lines))
+    spec = _parametrized(node.decorator_list[0], code)
     args = node.args
     if (spec is None or [a.arg for a in args.args] != spec[0] or args.vararg or args.kwarg
             or args.kwonlyargs or args.defaults or args.posonlyargs):

@@ -187,9 +187,8 @@ def method_context(method: str, overrides: dict, task: Task) -> tuple[dict, floa
         return {"no_context": True}, 0.0
     if method in overrides:
         t0 = time.perf_counter()
-        override = overrides[method].snippets(task)
-        # the oracle stands in for retrieval in ragls' own prompt (imports and scope headers first)
-        return ({"context_override": override, "override_head": method == "oracle"},
+        chooser = overrides[method]
+        return ({"context_override": chooser.snippets(task), "override_head": chooser.file_head},
                 (time.perf_counter() - t0) * 1000)
     return {}, 0.0
 

@@ -39,7 +39,7 @@ def golds_of(task: Task | BodyTask) -> list[tuple[str, str, int]]:
 def gold_spans(task: Task | BodyTask) -> list[tuple[str, str, int, int]]:
     """(symbol, path, start line, end line) of each definition the task needs."""
     if isinstance(task, BodyTask):
-        return [(g[0], g[1], g[2], g[3]) for g in task.golds]
+        return [tuple(g) for g in task.golds]
     return [(task.symbol, task.gold_path, task.gold_start, task.gold_end)]
 
 
@@ -82,14 +82,45 @@ def sample_tasks(pkgs: list[Package], total: int, kind: str = "body") -> dict[st
     return {n: pools[n][: picked[n]] for n in pools}
 
 
+class Packing:
+    """Snippets taken in order while they fit a token budget and top_k."""
+
+    def __init__(self, budget_tokens: int, top_k: int, count_tokens):
+        self.budget, self.top_k, self.count = budget_tokens, top_k, count_tokens
+        self.snippets: list = []
+        self.used = 0
+
+    @property
+    def full(self) -> bool:
+        return len(self.snippets) >= self.top_k
+
+    def overlaps(self, path: str, start: int, end: int) -> bool:
+        return any(s.path == path and s.start_line <= end and start <= s.end_line for s in self.snippets)
+
+    def add(self, snippet) -> bool:
+        """Take `snippet` if it fits the budget left."""
+        cost = self.count(snippet.text)
+        if self.used + cost > self.budget:
+            return False
+        self.snippets.append(snippet)
+        self.used += cost
+        return True
+
+
 class ContextOverride:
     """Snippets a baseline chooses instead of ragls' retrieval, within the engine's token budget
-    and top_k: the files' lines they are cut from, and whether a span overlaps one chosen."""
+    and top_k, and the files' lines they are cut from. `file_head`: the prompt shows the file's
+    imports and scope headers in front of the code, as retrieval's does."""
+
+    file_head = False
 
     def __init__(self, root: Path, budget_tokens: int, top_k: int, count_tokens):
         self.root = root
         self.budget, self.top_k, self.count = budget_tokens, top_k, count_tokens
         self._lines: dict[str, list[str]] = {}
+
+    def packing(self) -> Packing:
+        return Packing(self.budget, self.top_k, self.count)
 
     def lines(self, path: str) -> list[str]:
         if path not in self._lines:
@@ -98,10 +129,6 @@ class ContextOverride:
 
     def _text(self, path: str, start: int, end: int) -> str:
         return "\n".join(self.lines(path)[start - 1 : end])
-
-    @staticmethod
-    def overlaps(chosen, path: str, start: int, end: int) -> bool:
-        return any(s.path == path and s.start_line <= end and start <= s.end_line for s in chosen)
 
 
 class Jaccard(ContextOverride):
@@ -114,20 +141,16 @@ class Jaccard(ContextOverride):
     def snippets(self, task: Task):
         from ragls.retrieval.types import Snippet
 
-        out: list[Snippet] = []
-        used = 0
+        pack = self.packing()
         spans = self.windows.jaccard(query_text(task.buffer_prefix_text), task.file, k=JACCARD_CANDIDATES)
         for rank, (path, start, end) in enumerate(spans):
-            if len(out) >= self.top_k or used >= self.budget:
+            if pack.full or pack.used >= self.budget:
                 break
-            if self.overlaps(out, path, start, end):
+            if pack.overlaps(path, start, end):
                 continue  # stride 10 < window 20: neighbours overlap
             text = self._text(path, start, end)
-            cost = self.count(text)
-            if used + cost <= self.budget:
-                out.append(Snippet(path, start, end, 1.0 / (rank + 1), ["jaccard-20"], text))
-                used += cost
-        return out
+            pack.add(Snippet(path, start, end, 1.0 / (rank + 1), ["jaccard-20"], text))
+        return pack.snippets
 
 
 class Oracle(ContextOverride):
@@ -140,6 +163,8 @@ class Oracle(ContextOverride):
     task (`fill`), so the prompt is as large as ragls' and only the ranking differs.
     """
 
+    file_head = True  # it stands in for retrieval in ragls' own prompt
+
     def __init__(self, root: Path, budget_tokens: int, top_k: int, count_tokens, fill=None):
         super().__init__(root, budget_tokens, top_k, count_tokens)
         self.fill = fill  # task -> ragls' packed snippets
@@ -150,26 +175,19 @@ class Oracle(ContextOverride):
 
         want = expected_line(task)
         spans = sorted(gold_spans(task), key=lambda g: g[0].split(".")[-1] not in want)
-        out: list[Snippet] = []
-        used = 0
+        pack = self.packing()
         for rank, (symbol, path, start, end) in enumerate(spans):
-            if len(out) >= self.top_k:
+            if pack.full:
                 break
             stub_end = stub_range(self.lines(path), start, end)[1]
             for last in ([end] if end - start < ORACLE_LINES else []) + [stub_end]:
-                text = self._text(path, start, last)
-                cost = self.count(text)
-                if used + cost <= self.budget:
-                    out.append(Snippet(path, start, last, 1.0 / (rank + 1), ["oracle"], text, symbol))
-                    used += cost
+                snippet = Snippet(path, start, last, 1.0 / (rank + 1), ["oracle"],
+                                  self._text(path, start, last), symbol)
+                if pack.add(snippet):
                     break
-        for snip in self.fill(task) if self.fill else []:
-            if len(out) >= self.top_k:
+        for snippet in self.fill(task) if self.fill else []:
+            if pack.full:
                 break
-            if self.overlaps(out, snip.path, snip.start_line, snip.end_line):
-                continue
-            cost = self.count(snip.text)
-            if used + cost <= self.budget:
-                out.append(snip)
-                used += cost
-        return out
+            if not pack.overlaps(snippet.path, snippet.start_line, snippet.end_line):
+                pack.add(snippet)
+        return pack.snippets
